@@ -1,0 +1,1 @@
+//! Session-completed events from eMabler (being written).

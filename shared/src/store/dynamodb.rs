@@ -1,0 +1,1 @@
+//! DynamoDB backend of the store port (being written).

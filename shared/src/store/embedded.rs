@@ -1,0 +1,1 @@
+//! Embedded backend of the store port (being written).

@@ -1,0 +1,279 @@
+//! The store port: a small key-value contract that both backends honour identically.
+//!
+//! Items live in one logical table keyed by `(pk, sk)`. Every partition key starts with
+//! the tenant (`T#<gln>`), so tenant isolation is structural. The contract, which the
+//! shared suite in `tests/tests/store_contract.rs` checks on both backends:
+//!
+//! * **Conditions** (`NotExists`, `Exists`, `Version(n)`) are evaluated atomically with
+//!   the write. Versions are caller-managed: the writer states the version it saw and
+//!   writes the next one, which is how concurrent writers avoid lost updates.
+//! * **Transactions** apply all operations or none; a failed condition names the index
+//!   of the failing operation.
+//! * **TTL**: an item whose `expires_at` (unix seconds) is in the past is invisible to
+//!   reads and counts as absent for conditions, even before it is physically removed
+//!   (DynamoDB deletes expired items lazily, the embedded store sweeps).
+//! * **Queries** return live items of one partition in sort-key order (ascending or
+//!   descending), at most `limit` per page, and an opaque cursor iff more items follow.
+//! * **Due index**: a sparse secondary index (`index`: partition + sort key) lets timers
+//!   find due work without a scan.
+//! * Items are at most [`MAX_ITEM_BYTES`] (DynamoDB's 400 KB limit, enforced on both).
+
+pub mod counting;
+pub mod dynamodb;
+pub mod embedded;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// DynamoDB's item size limit, enforced by both backends so that they behave the same.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+/// DynamoDB's transaction limit.
+pub const MAX_TRANSACTION_OPS: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Key {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
+    }
+}
+
+/// An entry in the sparse secondary index (used for "next attempt due").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    pub partition: String,
+    pub sort: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    pub key: Key,
+    /// The item's JSON document.
+    pub doc: String,
+    /// Caller-managed optimistic-concurrency version.
+    pub version: u64,
+    /// Unix seconds after which the item no longer exists.
+    pub expires_at: Option<i64>,
+    pub index: Option<IndexEntry>,
+}
+
+impl Item {
+    pub fn new(key: Key, doc: String, version: u64) -> Self {
+        Item {
+            key,
+            doc,
+            version,
+            expires_at: None,
+            index: None,
+        }
+    }
+
+    pub fn with_ttl(mut self, expires_at: i64) -> Self {
+        self.expires_at = Some(expires_at);
+        self
+    }
+
+    pub fn with_index(mut self, partition: impl Into<String>, sort: impl Into<String>) -> Self {
+        self.index = Some(IndexEntry {
+            partition: partition.into(),
+            sort: sort.into(),
+        });
+        self
+    }
+
+    /// Approximate stored size, used to enforce [`MAX_ITEM_BYTES`] identically on both backends.
+    pub fn size(&self) -> usize {
+        self.key.pk.len()
+            + self.key.sk.len()
+            + self.doc.len()
+            + self
+                .index
+                .as_ref()
+                .map_or(0, |i| i.partition.len() + i.sort.len())
+            + 32
+    }
+
+    pub fn is_live(&self, now: i64) -> bool {
+        self.expires_at.is_none_or(|t| t > now)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    Always,
+    /// No live item has this key.
+    NotExists,
+    /// A live item has this key.
+    Exists,
+    /// A live item has this key at exactly this version.
+    Version(u64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOp {
+    Put { item: Item, condition: Condition },
+    Delete { key: Key, condition: Condition },
+    /// A condition on an item that the transaction does not write.
+    Check { key: Key, condition: Condition },
+}
+
+impl WriteOp {
+    pub fn key(&self) -> &Key {
+        match self {
+            WriteOp::Put { item, .. } => &item.key,
+            WriteOp::Delete { key, .. } | WriteOp::Check { key, .. } => key,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkRange {
+    /// Sort keys starting with this prefix.
+    Prefix(String),
+    /// Sort keys in `from..=to`.
+    Between(String, String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub pk: String,
+    pub range: SkRange,
+    pub descending: bool,
+    pub limit: usize,
+    /// Opaque cursor from a previous page's `next`.
+    pub cursor: Option<String>,
+}
+
+impl Query {
+    pub fn prefix(pk: impl Into<String>, prefix: impl Into<String>) -> Self {
+        Query {
+            pk: pk.into(),
+            range: SkRange::Prefix(prefix.into()),
+            descending: false,
+            limit: 100,
+            cursor: None,
+        }
+    }
+}
+
+/// Query the due index: entries of `partition` with sort key `<= upto`, ascending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexQuery {
+    pub partition: String,
+    pub upto: Option<String>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub items: Vec<Item>,
+    /// Present iff more items follow; pass it back as `cursor`.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("condition failed on {}/{}", .0.pk, .0.sk)]
+    ConditionFailed(Key),
+    /// A transaction was cancelled because operation `index` failed its condition.
+    #[error("transaction cancelled: condition failed on operation {index} ({}/{})", key.pk, key.sk)]
+    TransactionConditionFailed { index: usize, key: Key },
+    /// Another transaction touched the same items concurrently; retry.
+    #[error("transaction conflict, retry")]
+    Conflict,
+    #[error("item {}/{} is {size} bytes, over the {MAX_ITEM_BYTES}-byte limit", key.pk, key.sk)]
+    TooLarge { key: Key, size: usize },
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// Throttled, unreachable or timed out: the caller should retry later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    /// Transient errors are worth retrying (by the platform redelivering the message).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Conflict | StoreError::Unavailable(_))
+    }
+
+    pub fn is_condition_failure(&self) -> bool {
+        matches!(
+            self,
+            StoreError::ConditionFailed(_) | StoreError::TransactionConditionFailed { .. }
+        )
+    }
+}
+
+/// The port. Both backends (embedded, DynamoDB) implement exactly the contract above.
+#[async_trait]
+pub trait Store: Send + Sync {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError>;
+    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError>;
+    async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError>;
+    /// All-or-nothing; at most [`MAX_TRANSACTION_OPS`] operations on distinct keys.
+    async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError>;
+    async fn query(&self, query: &Query) -> Result<Page, StoreError>;
+    async fn query_index(&self, query: &IndexQuery) -> Result<Page, StoreError>;
+}
+
+/// Checks shared by both backends before a write reaches storage.
+pub fn validate_ops(ops: &[WriteOp]) -> Result<(), StoreError> {
+    if ops.is_empty() {
+        return Err(StoreError::Invalid("empty transaction".into()));
+    }
+    if ops.len() > MAX_TRANSACTION_OPS {
+        return Err(StoreError::Invalid(format!(
+            "{} operations in one transaction, at most {MAX_TRANSACTION_OPS}",
+            ops.len()
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for op in ops {
+        if !seen.insert(op.key()) {
+            return Err(StoreError::Invalid(format!(
+                "two operations on {}/{} in one transaction",
+                op.key().pk,
+                op.key().sk
+            )));
+        }
+        validate_key(op.key())?;
+        if let WriteOp::Put { item, .. } = op {
+            validate_item(item)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn validate_key(key: &Key) -> Result<(), StoreError> {
+    if key.pk.is_empty() || key.sk.is_empty() {
+        return Err(StoreError::Invalid("empty partition or sort key".into()));
+    }
+    Ok(())
+}
+
+pub fn validate_item(item: &Item) -> Result<(), StoreError> {
+    validate_key(&item.key)?;
+    let size = item.size();
+    if size > MAX_ITEM_BYTES {
+        return Err(StoreError::TooLarge {
+            key: item.key.clone(),
+            size,
+        });
+    }
+    Ok(())
+}
+
+/// Current unix time in seconds, the TTL reference of both backends.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
