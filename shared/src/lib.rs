@@ -1,6 +1,15 @@
 //! Core of the Utility Cloud Connector. Platform-free: no Lambda, Azure or HTTP-server types.
 
+pub mod context;
+pub mod contract;
+pub mod decimal;
 pub mod gln;
+pub mod keys;
+pub mod log;
+pub mod parked;
 pub mod pricing;
+pub mod registry;
 pub mod session;
 pub mod store;
+pub mod tenant;
+pub mod token;

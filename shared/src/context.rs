@@ -1,0 +1,76 @@
+//! What every handler gets: the ports (store, clock) and a small tenant-config cache.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use crate::gln::Gln;
+use crate::registry;
+use crate::store::{Store, StoreError};
+use crate::tenant::TenantConfig;
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Default retention of log entries (SPEC §7).
+pub const DEFAULT_LOG_RETENTION_DAYS: i64 = 90;
+
+pub struct Ctx {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub log_retention_days: i64,
+    /// How long a tenant config read from the store is reused. Config changes made through
+    /// this process invalidate it at once; other instances see them within this time.
+    pub tenant_cache_ttl: Duration,
+    tenants: Mutex<HashMap<Gln, (Instant, Arc<TenantConfig>)>>,
+}
+
+impl Ctx {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Ctx {
+            store,
+            clock: Arc::new(SystemClock),
+            log_retention_days: DEFAULT_LOG_RETENTION_DAYS,
+            tenant_cache_ttl: Duration::from_secs(30),
+            tenants: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The tenant's configuration. Only hits are cached: a tenant created a moment ago is
+    /// found at once.
+    pub async fn tenant(&self, gln: &Gln) -> Result<Option<Arc<TenantConfig>>, StoreError> {
+        if let Ok(map) = self.tenants.lock() {
+            if let Some((at, cfg)) = map.get(gln) {
+                if at.elapsed() < self.tenant_cache_ttl {
+                    return Ok(Some(cfg.clone()));
+                }
+            }
+        }
+        let cfg = registry::get(self.store.as_ref(), gln).await?.map(Arc::new);
+        if let (Some(cfg), Ok(mut map)) = (&cfg, self.tenants.lock()) {
+            map.insert(gln.clone(), (Instant::now(), cfg.clone()));
+        }
+        Ok(cfg)
+    }
+
+    pub fn forget_tenant(&self, gln: &Gln) {
+        if let Ok(mut map) = self.tenants.lock() {
+            map.remove(gln);
+        }
+    }
+}

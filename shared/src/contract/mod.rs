@@ -1,0 +1,8 @@
+//! UC contract events (SPEC §3): parse, classify, apply to drivers, park what cannot succeed.
+
+pub mod driver;
+pub mod event;
+pub mod handler;
+
+pub use event::{classify, Classified, ContractEvent, EventName, ParkReason};
+pub use handler::{handle, replay, Handled, InboundMessage, Outcome};
