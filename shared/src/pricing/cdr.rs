@@ -1,0 +1,243 @@
+//! OCPI 2.2.1 CDR input: just what pricing needs (times, periods, location, own tariffs).
+//!
+//! CDRs carry dozens of fields we do not use, so unknown fields are tolerated here; the parts
+//! we price from are checked strictly. Period volumes are taken as sent (OCPI: the CPO's
+//! measurement), not recomputed from timestamps.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+use super::json::{
+    as_array, as_datetime, as_non_negative_decimal, as_object, as_str, field, required, FieldError,
+    JsonPath,
+};
+use super::periods::ChargingPeriod;
+use super::tariff::{parse_tariff_at, Tariff, TariffError};
+
+const SECS_PER_HOUR: Decimal = Decimal::from_parts(3600, 0, 0, false, 0);
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cdr {
+    pub id: Option<String>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub currency: Option<String>,
+    /// `cdr_location.time_zone` (not in OCPI 2.2.1 CDRs, but some CPOs send it).
+    pub time_zone: Option<String>,
+    /// `cdr_location.country`, ISO 3166-1 alpha-3 in OCPI.
+    pub country: Option<String>,
+    pub periods: Vec<ChargingPeriod>,
+    /// Kept raw: they are only parsed when the caller prices with the CDR's own tariffs, so a
+    /// broken embedded tariff does not block pricing against an explicit one.
+    tariffs_raw: Vec<Value>,
+}
+
+impl Cdr {
+    pub fn has_tariffs(&self) -> bool {
+        !self.tariffs_raw.is_empty()
+    }
+
+    pub fn tariffs(&self) -> Result<Vec<Tariff>, TariffError> {
+        let p = JsonPath::root().key("tariffs");
+        self.tariffs_raw
+            .iter()
+            .enumerate()
+            .map(|(i, t)| parse_tariff_at(t, &p.index(i)))
+            .collect()
+    }
+}
+
+pub fn parse_cdr(v: &Value) -> Result<Cdr, FieldError> {
+    let root = JsonPath::root();
+    let obj = as_object(v, &root)?;
+    let start = as_datetime(
+        required(obj, "start_date_time", &root)?,
+        &root.key("start_date_time"),
+    )?;
+    let end = as_datetime(
+        required(obj, "end_date_time", &root)?,
+        &root.key("end_date_time"),
+    )?;
+    if end < start {
+        return Err(FieldError::new(
+            &root.key("end_date_time"),
+            format!(
+                "{} is before start_date_time {}",
+                end.to_rfc3339(),
+                start.to_rfc3339()
+            ),
+        ));
+    }
+    let id = field(obj, "id")
+        .map(|v| as_str(v, &root.key("id")).map(str::to_owned))
+        .transpose()?;
+    let currency = field(obj, "currency")
+        .map(|v| as_str(v, &root.key("currency")).map(str::to_owned))
+        .transpose()?;
+    let (mut time_zone, mut country) = (None, None);
+    if let Some(loc) = field(obj, "cdr_location") {
+        let lp = root.key("cdr_location");
+        let lo = as_object(loc, &lp)?;
+        time_zone = field(lo, "time_zone")
+            .map(|v| as_str(v, &lp.key("time_zone")).map(str::to_owned))
+            .transpose()?;
+        country = field(lo, "country")
+            .map(|v| as_str(v, &lp.key("country")).map(str::to_owned))
+            .transpose()?;
+    }
+    let tariffs_raw = match field(obj, "tariffs") {
+        Some(t) => as_array(t, &root.key("tariffs"))?.clone(),
+        None => Vec::new(),
+    };
+    let cp = required(obj, "charging_periods", &root)?;
+    let periods = parse_charging_periods(cp, &root.key("charging_periods"), start, end)?;
+    Ok(Cdr {
+        id,
+        start,
+        end,
+        currency,
+        time_zone,
+        country,
+        periods,
+        tariffs_raw,
+    })
+}
+
+/// OCPI `ChargingPeriod` list. A period ends where the next starts; the last at `end`.
+pub fn parse_charging_periods(
+    v: &Value,
+    path: &JsonPath,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<ChargingPeriod>, FieldError> {
+    let items = as_array(v, path)?;
+    let mut out: Vec<ChargingPeriod> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let p = path.index(i);
+        let o = as_object(item, &p)?;
+        let sp = p.key("start_date_time");
+        let ps = as_datetime(required(o, "start_date_time", &p)?, &sp)?;
+        if ps > end {
+            return Err(FieldError::new(
+                &sp,
+                format!(
+                    "{} is after the session end {}",
+                    ps.to_rfc3339(),
+                    end.to_rfc3339()
+                ),
+            ));
+        }
+        if let Some(prev) = out.last() {
+            if ps < prev.start {
+                return Err(FieldError::new(
+                    &sp,
+                    format!("{} is before the previous period's start", ps.to_rfc3339()),
+                ));
+            }
+        } else if ps < start {
+            // Tolerated by OCPI practice, but a period starting before the session is a data
+            // error that would shift every cumulative restriction.
+            return Err(FieldError::new(
+                &sp,
+                format!(
+                    "{} is before the session start {}",
+                    ps.to_rfc3339(),
+                    start.to_rfc3339()
+                ),
+            ));
+        }
+        let mut period = ChargingPeriod {
+            start: ps,
+            end,
+            ..ChargingPeriod::default()
+        };
+        let (mut avg_current, mut avg_power) = (None, None);
+        let dp = p.key("dimensions");
+        for (j, d) in as_array(required(o, "dimensions", &p)?, &dp)?
+            .iter()
+            .enumerate()
+        {
+            let q = dp.index(j);
+            let dobj = as_object(d, &q)?;
+            let t = as_str(required(dobj, "type", &q)?, &q.key("type"))?;
+            let vol = as_non_negative_decimal(required(dobj, "volume", &q)?, &q.key("volume"))?;
+            match t {
+                "ENERGY" => period.energy_kwh = Some(vol),
+                "TIME" => period.charging_secs = Some(vol * SECS_PER_HOUR),
+                "PARKING_TIME" => period.parking_secs = Some(vol * SECS_PER_HOUR),
+                "MIN_CURRENT" => period.min_current = Some(vol),
+                "MAX_CURRENT" => period.max_current = Some(vol),
+                "MIN_POWER" => period.min_power = Some(vol),
+                "MAX_POWER" => period.max_power = Some(vol),
+                "CURRENT" => avg_current = Some(vol),
+                "POWER" => avg_power = Some(vol),
+                "ENERGY_EXPORT" | "ENERGY_IMPORT" | "RESERVATION_TIME" | "STATE_OF_CHARGE" => {}
+                other => {
+                    return Err(FieldError::new(
+                        &q.key("type"),
+                        format!("\"{other}\" is not a CdrDimensionType"),
+                    ))
+                }
+            }
+        }
+        // An average is the best estimate of the instantaneous value when min/max are absent.
+        if period.min_current.is_none() && period.max_current.is_none() {
+            period.min_current = avg_current;
+            period.max_current = avg_current;
+        }
+        if period.min_power.is_none() && period.max_power.is_none() {
+            period.min_power = avg_power;
+            period.max_power = avg_power;
+        }
+        if let Some(prev) = out.last_mut() {
+            prev.end = ps;
+        }
+        out.push(period);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+    use serde_json::json;
+
+    #[test]
+    fn periods_end_where_the_next_starts() -> Result<(), FieldError> {
+        let cdr = parse_cdr(&json!({
+            "start_date_time": "2022-01-13T16:00:00Z",
+            "end_date_time": "2022-01-13T19:12:00Z",
+            "cdr_location": {"country": "NLD"},
+            "charging_periods": [
+                {"start_date_time": "2022-01-13T16:00:00Z", "dimensions": [{"type": "TIME", "volume": 2.5}]},
+                {"start_date_time": "2022-01-13T18:30:00Z", "dimensions": [{"type": "PARKING_TIME", "volume": 0.7}]}
+            ]
+        }))?;
+        assert_eq!(cdr.periods.len(), 2);
+        assert_eq!(cdr.periods[0].end, cdr.periods[1].start);
+        assert_eq!(cdr.periods[0].charging_secs, Some(dec!(9000)));
+        assert_eq!(cdr.periods[1].parking_secs, Some(dec!(2520)));
+        assert_eq!(cdr.country.as_deref(), Some("NLD"));
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_unknown_dimension_with_path() {
+        let r = parse_cdr(&json!({
+            "start_date_time": "2022-01-13T16:00:00Z",
+            "end_date_time": "2022-01-13T19:12:00Z",
+            "charging_periods": [
+                {"start_date_time": "2022-01-13T16:00:00Z", "dimensions": [{"type": "KWH", "volume": 2.5}]}
+            ]
+        }));
+        assert_eq!(
+            r.map(|_| ()).map_err(|e| e.to_string()),
+            Err(
+                "charging_periods[0].dimensions[0].type: \"KWH\" is not a CdrDimensionType"
+                    .to_owned()
+            )
+        );
+    }
+}

@@ -1,0 +1,255 @@
+//! Small helpers for reading JSON by hand with a path, so every refusal can say *where*.
+//!
+//! We read tariffs and CDRs from `serde_json::Value` instead of deriving `Deserialize`
+//! because serde's messages name a line and column, while a tenant administrator editing a
+//! tariff needs `elements[1].restrictions.start_time`. Decimals are read from the number's
+//! source text (serde_json's `arbitrary_precision`), never through `f64`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+
+/// A JSON path such as `elements[1].restrictions.start_time`, built only when needed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JsonPath(String);
+
+impl JsonPath {
+    pub fn root() -> Self {
+        Self(String::new())
+    }
+
+    pub fn key(&self, key: &str) -> Self {
+        if self.0.is_empty() {
+            Self(key.to_owned())
+        } else {
+            Self(format!("{}.{key}", self.0))
+        }
+    }
+
+    pub fn index(&self, i: usize) -> Self {
+        Self(format!("{}[{i}]", self.0))
+    }
+
+    pub fn as_str(&self) -> &str {
+        if self.0.is_empty() {
+            "(root)"
+        } else {
+            &self.0
+        }
+    }
+}
+
+impl fmt::Display for JsonPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What is wrong at a path; callers wrap it into their own error type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    pub path: JsonPath,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(path: &JsonPath, message: impl Into<String>) -> Self {
+        Self {
+            path: path.clone(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+pub type FieldResult<T> = Result<T, FieldError>;
+
+/// Short rendering of a value for messages; long values are cut so one line stays one line.
+pub fn show(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 60 {
+        let cut: String = s.chars().take(57).collect();
+        format!("{cut}...")
+    } else {
+        s
+    }
+}
+
+pub fn as_object<'a>(v: &'a Value, path: &JsonPath) -> FieldResult<&'a Map<String, Value>> {
+    v.as_object()
+        .ok_or_else(|| FieldError::new(path, format!("expected an object, got {}", show(v))))
+}
+
+pub fn as_array<'a>(v: &'a Value, path: &JsonPath) -> FieldResult<&'a Vec<Value>> {
+    v.as_array()
+        .ok_or_else(|| FieldError::new(path, format!("expected an array, got {}", show(v))))
+}
+
+/// Present and not `null`.
+pub fn field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    obj.get(key).filter(|v| !v.is_null())
+}
+
+pub fn required<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    path: &JsonPath,
+) -> FieldResult<&'a Value> {
+    field(obj, key).ok_or_else(|| FieldError::new(&path.key(key), "is required"))
+}
+
+pub fn as_str<'a>(v: &'a Value, path: &JsonPath) -> FieldResult<&'a str> {
+    v.as_str()
+        .ok_or_else(|| FieldError::new(path, format!("expected a string, got {}", show(v))))
+}
+
+/// Parses a decimal from a JSON number (its exact source text) or a numeric string.
+pub fn decimal_of(v: &Value) -> Option<Decimal> {
+    let text = match v {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.trim().to_owned(),
+        _ => return None,
+    };
+    Decimal::from_str(&text)
+        .or_else(|_| Decimal::from_scientific(&text))
+        .ok()
+}
+
+pub fn as_decimal(v: &Value, path: &JsonPath) -> FieldResult<Decimal> {
+    decimal_of(v).ok_or_else(|| FieldError::new(path, format!("{} is not a number", show(v))))
+}
+
+pub fn as_non_negative_decimal(v: &Value, path: &JsonPath) -> FieldResult<Decimal> {
+    let d = as_decimal(v, path)?;
+    if d.is_sign_negative() && !d.is_zero() {
+        return Err(FieldError::new(path, format!("{d} is negative")));
+    }
+    Ok(d)
+}
+
+/// A whole number ≥ 0. OCPI declares `step_size` and durations as `int`; `300.0` is accepted
+/// because some producers serialise all numbers with a fraction, `300.5` is not.
+pub fn as_non_negative_int(v: &Value, path: &JsonPath) -> FieldResult<u64> {
+    let d = as_decimal(v, path)?;
+    if d.is_sign_negative() && !d.is_zero() {
+        return Err(FieldError::new(path, format!("{d} is negative")));
+    }
+    if d.fract() != Decimal::ZERO {
+        return Err(FieldError::new(path, format!("{d} is not a whole number")));
+    }
+    u64::try_from(d.trunc()).map_err(|_| FieldError::new(path, format!("{d} is too large")))
+}
+
+/// RFC 3339 with offset; OCPI also allows a timestamp without zone designator, meaning UTC.
+pub fn as_datetime(v: &Value, path: &JsonPath) -> FieldResult<DateTime<Utc>> {
+    let s = as_str(v, path)?;
+    parse_datetime(s)
+        .ok_or_else(|| FieldError::new(path, format!("\"{s}\" is not an RFC 3339 date-time")))
+}
+
+pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        return Some(dt.with_timezone(&Utc));
+    }
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|n| n.and_utc())
+}
+
+/// Refuses keys outside `known`, suggesting the intended key for near misses such as
+/// `dayOfWeek` or `step-size`: a silently ignored restriction would price every session wrong.
+pub fn reject_unknown_keys(
+    obj: &Map<String, Value>,
+    known: &[&str],
+    path: &JsonPath,
+) -> FieldResult<()> {
+    for key in obj.keys() {
+        if known.contains(&key.as_str()) {
+            continue;
+        }
+        let wanted = normalise_key(key);
+        let hint = known
+            .iter()
+            .find(|k| normalise_key(k) == wanted)
+            .map(|k| format!(" (did you mean \"{k}\"?)"))
+            .unwrap_or_default();
+        return Err(FieldError::new(
+            &path.key(key),
+            format!("unknown field{hint}"),
+        ));
+    }
+    Ok(())
+}
+
+fn normalise_key(k: &str) -> String {
+    k.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_render_like_jq() {
+        let p = JsonPath::root()
+            .key("elements")
+            .index(1)
+            .key("restrictions");
+        assert_eq!(p.to_string(), "elements[1].restrictions");
+        assert_eq!(JsonPath::root().to_string(), "(root)");
+    }
+
+    #[test]
+    fn decimals_keep_source_digits() -> Result<(), serde_json::Error> {
+        let v: Value = serde_json::from_str(r#"[0.1, "2.50", 1e-3, true]"#)?;
+        let got: Vec<Option<String>> = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|x| decimal_of(x).map(|d| d.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                Some("0.1".into()),
+                Some("2.50".into()),
+                Some("0.001".into()),
+                None
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn misspelled_keys_get_a_hint() -> Result<(), serde_json::Error> {
+        let v: Value = serde_json::from_str(r#"{"dayOfWeek": []}"#)?;
+        let obj = v.as_object().cloned().unwrap_or_default();
+        let err = reject_unknown_keys(&obj, &["day_of_week"], &JsonPath::root().key("r"));
+        assert_eq!(
+            err.map_err(|e| e.to_string()),
+            Err("r.dayOfWeek: unknown field (did you mean \"day_of_week\"?)".to_owned())
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn datetimes_accept_offsets_and_bare_utc() {
+        assert_eq!(
+            parse_datetime("2022-01-13T16:55:00+01:00").map(|d| d.to_rfc3339()),
+            Some("2022-01-13T15:55:00+00:00".to_owned())
+        );
+        assert!(parse_datetime("2022-01-13T16:55:00").is_some());
+        assert!(parse_datetime("13/01/2022").is_none());
+    }
+}
