@@ -1,1 +1,9 @@
+//! Platform adapters shared by the function binaries and `ucc serve`.
+//!
+//! Invariant: no business logic here. Each module decodes a platform's envelope, calls a
+//! handler from `ucc-shared`, and maps its outcome to the platform's answer.
 
+pub mod azure;
+pub mod env;
+pub mod lambda;
+pub mod telemetry;

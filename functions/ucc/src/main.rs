@@ -1,1 +1,165 @@
-fn main() {}
+//! `ucc`: the operator CLI and local runtime of the Utility Cloud Connector.
+//!
+//! Every command works on the store named by `--store` / `UCC_STORE` (a file path selects
+//! the embedded store, `dynamodb://TABLE` DynamoDB). Errors print one line on stderr and exit 1.
+
+mod cmd;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "ucc",
+    version,
+    about = "Utility Cloud Connector: operator CLI and local runtime"
+)]
+struct Cli {
+    /// Store: a file path (embedded store) or dynamodb://TABLE.
+    #[arg(long, global = true, env = "UCC_STORE", default_value = ucc_functions::env::DEFAULT_STORE)]
+    store: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create, show and list tenants.
+    #[command(subcommand)]
+    Tenant(TenantCmd),
+    /// List a tenant's drivers.
+    #[command(subcommand)]
+    Drivers(DriversCmd),
+    /// Show one driver.
+    #[command(subcommand)]
+    Driver(DriverCmd),
+    /// Parked messages: the connector's dead-letter store.
+    #[command(subcommand)]
+    Parked(ParkedCmd),
+    /// Request log of a tenant, newest first.
+    Logs(cmd::logs::LogsArgs),
+    /// Run all functions in one process as an Azure Functions custom handler.
+    Serve(cmd::serve::ServeArgs),
+    /// Load DIR/tenants/*.json, process DIR/events/*.json in file-name order, print a report.
+    RunScenario {
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCmd {
+    /// Create or replace a tenant from a JSON config file.
+    Put { file: PathBuf },
+    /// Show a tenant's configuration.
+    Get {
+        gln: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tenants.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DriversCmd {
+    /// List the drivers of a tenant.
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DriverCmd {
+    /// Show one driver by accounting point id.
+    Get {
+        #[arg(long)]
+        tenant: String,
+        accounting_point: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ParkedCmd {
+    /// List parked messages of a tenant, or those with no usable tenant.
+    List(ParkedScope),
+    /// Show one parked message with its raw body and properties.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-run a parked message with the current configuration.
+    Replay {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct ParkedScope {
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Messages whose tenant could not be determined.
+    #[arg(long)]
+    unrouted: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return output::fail(format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let store = cli.store;
+    let result = match cli.command {
+        Command::Tenant(TenantCmd::Put { file }) => cmd::tenant::put(&store, &file).await,
+        Command::Tenant(TenantCmd::Get { gln, json }) => cmd::tenant::get(&store, &gln, json).await,
+        Command::Tenant(TenantCmd::List { json }) => cmd::tenant::list(&store, json).await,
+        Command::Drivers(DriversCmd::List { tenant, json }) => {
+            cmd::drivers::list(&store, &tenant, json).await
+        }
+        Command::Driver(DriverCmd::Get {
+            tenant,
+            accounting_point,
+            json,
+        }) => cmd::drivers::get(&store, &tenant, &accounting_point, json).await,
+        Command::Parked(ParkedCmd::List(scope)) => {
+            cmd::parked::list(&store, scope.tenant.as_deref(), scope.json).await
+        }
+        Command::Parked(ParkedCmd::Show { id, json }) => cmd::parked::show(&store, &id, json).await,
+        Command::Parked(ParkedCmd::Replay { id, json }) => {
+            cmd::parked::replay(&store, &id, json).await
+        }
+        Command::Logs(args) => cmd::logs::run(&store, &args).await,
+        Command::Serve(args) => cmd::serve::run(&store, &args).await,
+        Command::RunScenario { dir, json } => cmd::scenario::run(&store, &dir, json).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => output::fail(e),
+    }
+}

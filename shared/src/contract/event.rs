@@ -194,6 +194,9 @@ pub fn classify(body: &[u8]) -> Classified {
             .map(|(path, _)| reason_for_path(path))
             .min_by_key(|r| priority(*r))
             .unwrap_or(ParkReason::SchemaViolation);
+        if let Some(d) = specific_description(reason, &value) {
+            return invalid(reason, d);
+        }
         let description = errors
             .iter()
             .map(|(path, msg)| {
@@ -207,6 +210,33 @@ pub fn classify(body: &[u8]) -> Classified {
     match typed(&value) {
         Ok(event) => Classified::Event(Box::new(event)),
         Err((reason, description)) => invalid(reason, description),
+    }
+}
+
+/// A field-specific message reads better than a generic schema message.
+fn specific_description(reason: ParkReason, v: &Value) -> Option<String> {
+    let details = v.pointer("/Payload/Contract/AccountingPoint/Details");
+    match reason {
+        ParkReason::InvalidPrivateSiteId => site_id(details?.get("PrivateSiteId")?)
+            .err()
+            .map(|(_, d)| d),
+        ParkReason::InvalidRfid => match details?.get("Rfid")? {
+            Value::String(s) => check_rfid(s).err().map(|(_, d)| d),
+            other => Some(format!("Details.Rfid {other} is not a string")),
+        },
+        ParkReason::InvalidGln => Some(format!(
+            "Header.TenantID {} is not a GLN (13 digits with a GS1 check digit)",
+            truncate(&v.pointer("/Header/TenantID")?.to_string(), 40)
+        )),
+        ParkReason::InvalidAccountingPoint => Some(format!(
+            "AccountingPoint.Identification {} is not a non-empty string of at most 64 characters",
+            truncate(
+                &v.pointer("/Payload/Contract/AccountingPoint/Identification")?
+                    .to_string(),
+                80
+            )
+        )),
+        _ => None,
     }
 }
 

@@ -1,0 +1,180 @@
+//! Azure Functions custom handler: the host POSTs an invocation per trigger to
+//! `/<function-name>`; we answer `{"Outputs":{},"Logs":[],"ReturnValue":…}`. Any non-2xx
+//! answer makes the host abandon the Service Bus message, which is how "retry" is expressed.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use base64::Engine;
+use serde_json::{json, Map, Value};
+use ucc_shared::context::Ctx;
+use ucc_shared::contract::{self, InboundMessage};
+
+/// The binding name our function.json gives the Service Bus trigger.
+pub const BINDING: &str = "message";
+
+/// Metadata keys kept with a message (scalars arrive JSON-encoded: strings quoted twice).
+const KEPT_METADATA: [&str; 6] = [
+    "MessageId",
+    "DeliveryCount",
+    "EnqueuedTimeUtc",
+    "CorrelationId",
+    "UserProperties",
+    "ApplicationProperties",
+];
+
+/// Decodes a host invocation into the message it carries. A body without `Data` is taken
+/// as the message itself, which lets operators post events by hand.
+pub fn decode_invocation(raw: &[u8]) -> InboundMessage {
+    let Ok(Value::Object(mut top)) = serde_json::from_slice::<Value>(raw) else {
+        return InboundMessage::from_body(raw.to_vec());
+    };
+    let Some(Value::Object(mut data)) = top.remove("Data") else {
+        return InboundMessage::from_body(raw.to_vec());
+    };
+    let value = data
+        .remove(BINDING)
+        .or_else(|| data.into_iter().next().map(|(_, v)| v))
+        .unwrap_or(Value::Null);
+    let body = body_bytes(value);
+    let metadata = match top.remove("Metadata") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let mut properties = Map::new();
+    for k in KEPT_METADATA {
+        if let Some(v) = metadata.get(k) {
+            properties.insert(k.to_owned(), decode_scalar(v));
+        }
+    }
+    let message_id = properties
+        .get("MessageId")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    InboundMessage {
+        body,
+        properties: Value::Object(properties),
+        message_id,
+    }
+}
+
+/// The message body: a JSON string holding the text, an object, or base64 of the bytes.
+fn body_bytes(v: Value) -> Vec<u8> {
+    match v {
+        Value::String(s) => {
+            if serde_json::from_str::<serde::de::IgnoredAny>(&s).is_ok() {
+                return s.into_bytes();
+            }
+            match base64::engine::general_purpose::STANDARD.decode(s.trim()) {
+                Ok(bytes) if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok() => {
+                    bytes
+                }
+                _ => s.into_bytes(),
+            }
+        }
+        other => serde_json::to_vec(&other).unwrap_or_default(),
+    }
+}
+
+/// `"\"abc\""` → `"abc"`, `"1"` → `1`; objects have their values decoded one level down.
+fn decode_scalar(v: &Value) -> Value {
+    match v {
+        Value::String(s) => match serde_json::from_str::<Value>(s) {
+            Ok(Value::Object(m)) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), decode_scalar(v)))
+                    .collect(),
+            ),
+            Ok(inner) => inner,
+            Err(_) => v.clone(),
+        },
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), decode_scalar(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn answer(status: StatusCode, logs: Vec<String>, ret: Value) -> Response {
+    (
+        status,
+        Json(json!({ "Outputs": {}, "Logs": logs, "ReturnValue": ret })),
+    )
+        .into_response()
+}
+
+async fn contract_events(State(ctx): State<Arc<Ctx>>, body: Bytes) -> Response {
+    let msg = decode_invocation(&body);
+    match contract::handle(&ctx, &msg).await {
+        Ok(handled) => {
+            let line = format!(
+                "{}: {}",
+                handled.outcome.name(),
+                handled.outcome.reason().unwrap_or_default()
+            );
+            answer(
+                StatusCode::OK,
+                vec![line],
+                serde_json::to_value(&handled).unwrap_or(Value::Null),
+            )
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "contract event will be redelivered");
+            answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                vec![format!("retry: {e}")],
+                Value::Null,
+            )
+        }
+    }
+}
+
+/// Routes of the function triggers. The admin API is merged in by the caller.
+pub fn router(ctx: Arc<Ctx>) -> Router {
+    Router::new()
+        .route("/contract-events", post(contract_events))
+        .with_state(ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_object_and_base64_bodies_decode_to_the_same_bytes() {
+        let event = r#"{"Header":{"EventID":"x"}}"#;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(event);
+        for data in [
+            json!(event),
+            serde_json::from_str::<Value>(event).unwrap_or_default(),
+            json!(b64),
+        ] {
+            let inv = json!({"Data": {"message": data}, "Metadata": {"MessageId": "\"m-1\"", "DeliveryCount": "2"}});
+            let msg = decode_invocation(inv.to_string().as_bytes());
+            let got: Value = serde_json::from_slice(&msg.body).unwrap_or_default();
+            assert_eq!(
+                got,
+                serde_json::from_str::<Value>(event).unwrap_or_default()
+            );
+            assert_eq!(msg.message_id.as_deref(), Some("m-1"));
+            assert_eq!(msg.properties["DeliveryCount"], json!(2));
+        }
+    }
+
+    #[test]
+    fn user_properties_are_decoded() {
+        let inv = json!({"Data": {"message": "{}"}, "Metadata": {"UserProperties": {"ServiceType": "\"ChargingAgreement\""}}});
+        let msg = decode_invocation(inv.to_string().as_bytes());
+        assert_eq!(
+            msg.properties["UserProperties"]["ServiceType"],
+            json!("ChargingAgreement")
+        );
+    }
+}

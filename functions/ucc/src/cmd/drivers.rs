@@ -1,0 +1,138 @@
+use ucc_shared::contract::driver::DriverRecord;
+use ucc_shared::contract::handler::driver_key;
+use ucc_shared::keys;
+use ucc_shared::store::{Query, Store};
+
+use super::{ctx, gln, CmdResult};
+use crate::output::{print_json, table};
+
+/// The operator's view of a driver: current state, not its event history.
+pub fn view(r: &DriverRecord) -> serde_json::Value {
+    serde_json::json!({
+        "externalId": r.external_id,
+        "active": r.state.active,
+        "tokens": r.state.tokens,
+        "siteId": r.state.site_id,
+        "productCode": r.state.product_code,
+        "contractId": r.state.contract_id,
+        "lastAppliedEvent": r.state.last_event,
+        "createdAt": r.created_at,
+        "updatedAt": r.updated_at,
+    })
+}
+
+pub async fn all(store: &dyn Store, pk: String) -> Result<Vec<DriverRecord>, String> {
+    let mut q = Query::prefix(pk, "");
+    q.range = ucc_shared::store::SkRange::Between(" ".into(), "\u{10FFFF}".into());
+    let mut out = Vec::new();
+    loop {
+        let page = store.query(&q).await.map_err(|e| e.to_string())?;
+        out.extend(
+            page.items
+                .iter()
+                .filter_map(|i| serde_json::from_str(&i.doc).ok()),
+        );
+        match page.next {
+            Some(c) => q.cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
+
+pub async fn list(store: &str, tenant: &str, json: bool) -> CmdResult {
+    let g = gln(tenant)?;
+    let ctx = ctx(store).await?;
+    let drivers = all(ctx.store.as_ref(), keys::tenant(&g, keys::DRIVERS)).await?;
+    if json {
+        return print_json(&drivers.iter().map(view).collect::<Vec<_>>());
+    }
+    let rows: Vec<Vec<String>> = drivers
+        .iter()
+        .map(|d| {
+            let tokens = d
+                .state
+                .tokens
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{} ({}{})",
+                        t.value,
+                        t.kind.as_str(),
+                        if t.active { "" } else { ", inactive" }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            vec![
+                d.external_id.clone(),
+                if d.state.active { "active" } else { "inactive" }.into(),
+                d.state.site_id.map_or("-".into(), |s| s.to_string()),
+                d.state.product_code.clone().unwrap_or_else(|| "-".into()),
+                tokens,
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &["ACCOUNTING POINT", "STATUS", "SITE", "PRODUCT", "TOKENS"],
+            &rows
+        )
+    );
+    Ok(())
+}
+
+pub async fn get(store: &str, tenant: &str, ap: &str, json: bool) -> CmdResult {
+    let g = gln(tenant)?;
+    let ctx = ctx(store).await?;
+    let item = ctx
+        .store
+        .get(&driver_key(&g, ap))
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("tenant {g} has no driver with accounting point {ap:?}"))?;
+    let rec: DriverRecord =
+        serde_json::from_str(&item.doc).map_err(|e| format!("stored driver is unreadable: {e}"))?;
+    if json {
+        return print_json(&view(&rec));
+    }
+    println!("Accounting point  {}", rec.external_id);
+    println!(
+        "Status            {}",
+        if rec.state.active {
+            "active"
+        } else {
+            "inactive"
+        }
+    );
+    println!(
+        "Site              {}",
+        rec.state.site_id.map_or("-".into(), |s| s.to_string())
+    );
+    println!(
+        "Product           {}",
+        rec.state.product_code.as_deref().unwrap_or("-")
+    );
+    if let Some(e) = &rec.state.last_event {
+        println!(
+            "Last event        {} {} at {}",
+            e.event_name.as_str(),
+            e.event_id,
+            e.event_time.to_rfc3339()
+        );
+    }
+    println!("Tokens:");
+    for t in &rec.state.tokens {
+        println!(
+            "  {:<28} {:<8} {}{}",
+            t.value,
+            t.kind.as_str(),
+            if t.active { "active" } else { "inactive" },
+            t.name
+                .as_deref()
+                .map(|n| format!("  \"{n}\""))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}

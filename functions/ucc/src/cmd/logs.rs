@@ -1,0 +1,201 @@
+use chrono::{DateTime, Duration, Utc};
+use ucc_shared::log::{self, LogEntry};
+
+use super::{ctx, gln, CmdResult};
+use crate::output::{print_json, table};
+
+#[derive(clap::Args)]
+pub struct LogsArgs {
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Entries of messages that could not be routed to a tenant.
+    #[arg(long, conflicts_with = "tenant")]
+    unrouted: bool,
+    /// Only entries at or after this time: RFC 3339, or an age such as 30m, 1h, 7d.
+    #[arg(long)]
+    since: Option<String>,
+    /// Only entries before this time (same forms as --since).
+    #[arg(long)]
+    until: Option<String>,
+    /// Only this action (e.g. ContractActivated, InvoiceLineImport, Token).
+    #[arg(long)]
+    action: Option<String>,
+    /// A response code (404) or class (4xx).
+    #[arg(long)]
+    status: Option<String>,
+    /// Reference id: accounting point or transaction id.
+    #[arg(long = "ref")]
+    reference: Option<String>,
+    /// Free text searched in payloads and responses.
+    #[arg(long)]
+    grep: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+/// `30m`, `1h`, `7d` ago, or an RFC 3339 instant.
+pub fn parse_time(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let (num, unit) = raw.split_at(
+        raw.trim_end_matches(|c: char| c.is_ascii_alphabetic())
+            .len(),
+    );
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("{raw:?} is neither an RFC 3339 time nor an age like 30m, 1h, 7d"))?;
+    let d = match unit {
+        "s" => Duration::seconds(n),
+        "m" => Duration::minutes(n),
+        "h" => Duration::hours(n),
+        "d" => Duration::days(n),
+        _ => return Err(format!("{raw:?}: unit must be s, m, h or d")),
+    };
+    Ok(now - d)
+}
+
+struct Filter {
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    action: Option<String>,
+    status: Option<(u16, u16)>,
+    reference: Option<String>,
+    grep: Option<String>,
+}
+
+fn parse_status(raw: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("--status {raw:?}: give a code (404) or a class (4xx)");
+    if let Some(class) = raw.strip_suffix("xx").or_else(|| raw.strip_suffix("XX")) {
+        let c: u16 = class.parse().map_err(|_| bad())?;
+        if !(1..=5).contains(&c) {
+            return Err(bad());
+        }
+        return Ok((c * 100, c * 100 + 99));
+    }
+    let code: u16 = raw.parse().map_err(|_| bad())?;
+    Ok((code, code))
+}
+
+impl Filter {
+    fn keeps(&self, e: &LogEntry) -> bool {
+        self.since.is_none_or(|t| e.time >= t)
+            && self.until.is_none_or(|t| e.time < t)
+            && self
+                .action
+                .as_ref()
+                .is_none_or(|a| e.action.eq_ignore_ascii_case(a))
+            && self
+                .status
+                .is_none_or(|(lo, hi)| (lo..=hi).contains(&e.response_code))
+            && self
+                .reference
+                .as_ref()
+                .is_none_or(|r| e.reference_id.as_deref() == Some(r.as_str()))
+            && self.grep.as_ref().is_none_or(|g| {
+                e.request_payload.contains(g.as_str())
+                    || e.response_body
+                        .as_ref()
+                        .is_some_and(|b| b.to_string().contains(g.as_str()))
+            })
+    }
+}
+
+pub async fn run(store: &str, a: &LogsArgs) -> CmdResult {
+    let tenant = match (&a.tenant, a.unrouted) {
+        (Some(t), _) => Some(gln(t)?),
+        (None, true) => None,
+        (None, false) => return Err("give --tenant GLN (or --unrouted)".into()),
+    };
+    let now = Utc::now();
+    let filter = Filter {
+        since: a.since.as_deref().map(|s| parse_time(s, now)).transpose()?,
+        until: a.until.as_deref().map(|s| parse_time(s, now)).transpose()?,
+        action: a.action.clone(),
+        status: a.status.as_deref().map(parse_status).transpose()?,
+        reference: a.reference.clone(),
+        grep: a.grep.clone(),
+    };
+    let ctx = ctx(store).await?;
+    let mut out: Vec<LogEntry> = Vec::new();
+    let mut cursor = None;
+    'pages: loop {
+        let (entries, next) = log::list(ctx.store.as_ref(), tenant.as_ref(), 200, cursor)
+            .await
+            .map_err(|e| e.to_string())?;
+        for e in entries {
+            // Newest first: once past --since, nothing older can match.
+            if filter.since.is_some_and(|t| e.time < t) {
+                break 'pages;
+            }
+            if filter.keeps(&e) {
+                out.push(e);
+                if out.len() >= a.limit {
+                    break 'pages;
+                }
+            }
+        }
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    if a.json {
+        return print_json(&out);
+    }
+    let rows: Vec<Vec<String>> = out
+        .iter()
+        .map(|e| {
+            vec![
+                e.time.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
+                format!("{:?}", e.direction).to_lowercase(),
+                e.action.clone(),
+                e.response_code.to_string(),
+                e.outcome.clone().unwrap_or_default(),
+                e.reason.clone().unwrap_or_default(),
+                e.reference_id.clone().unwrap_or_default(),
+                format!("{} ms", e.duration_ms),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &[
+                "TIME (UTC)",
+                "DIR",
+                "ACTION",
+                "CODE",
+                "OUTCOME",
+                "REASON",
+                "REFERENCE",
+                "DURATION"
+            ],
+            &rows
+        )
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_classes_and_codes() {
+        assert_eq!(parse_status("4xx"), Ok((400, 499)));
+        assert_eq!(parse_status("404"), Ok((404, 404)));
+        assert!(parse_status("9xx").is_err());
+        assert!(parse_status("abc").is_err());
+    }
+
+    #[test]
+    fn ages_and_instants() {
+        let now = Utc::now();
+        assert_eq!(parse_time("1h", now), Ok(now - Duration::hours(1)));
+        assert!(parse_time("1y", now).is_err());
+        assert!(parse_time("2026-11-20T08:00:00Z", now).is_ok());
+    }
+}
