@@ -70,6 +70,8 @@ impl fmt::Display for FieldError {
     }
 }
 
+impl std::error::Error for FieldError {}
+
 pub type FieldResult<T> = Result<T, FieldError>;
 
 /// Short rendering of a value for messages; long values are cut so one line stays one line.
