@@ -98,6 +98,6 @@ mod tests {
     fn wrong_length_and_non_digits_are_refused() {
         assert_eq!(Gln::parse("708001000248"), Err(GlnError::Length(12)));
         assert_eq!(Gln::parse("70800100024a8"), Err(GlnError::NotDigits));
-        assert_eq!(Gln::parse("７080010002488").is_err(), true);
+        assert!(Gln::parse("７080010002488").is_err());
     }
 }

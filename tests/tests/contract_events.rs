@@ -1,5 +1,8 @@
 //! Contract events end to end through the handler, on both store backends.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use serde_json::{json, Value};

@@ -2,6 +2,9 @@
 //! state equals applying its distinct events in (EventTime, EventID) order, and no event is
 //! lost. Runs on the embedded store and on DynamoDB Local.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -33,13 +33,14 @@ pub async fn contract_events(ctx: &Ctx, event: Value) -> Result<Value, Error> {
             };
             if let Err(e) = contract::handle(ctx, &msg).await {
                 tracing::warn!(message_id = %id, error = %e, "contract event will be retried");
-                let mut f = BatchItemFailure::default();
-                f.item_identifier = id;
-                failures.push(f);
+                failures.push(BatchItemFailure {
+                    item_identifier: id,
+                });
             }
         }
-        let mut resp = SqsBatchResponse::default();
-        resp.batch_item_failures = failures;
+        let resp = SqsBatchResponse {
+            batch_item_failures: failures,
+        };
         return Ok(serde_json::to_value(resp)?);
     }
     let body = match event {

@@ -5,6 +5,7 @@
 
 mod cmd;
 mod output;
+mod price;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +28,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Price an OCPI CDR or a session-completed event against an OCPI 2.2.1 tariff.
+    Price(price::PriceArgs),
     /// Create, show and list tenants.
     #[command(subcommand)]
     Tenant(TenantCmd),
@@ -110,9 +113,12 @@ enum ParkedCmd {
 }
 
 #[derive(Args)]
-#[group(required = true, multiple = false)]
 struct ParkedScope {
-    #[arg(long)]
+    #[arg(
+        long,
+        required_unless_present = "unrouted",
+        conflicts_with = "unrouted"
+    )]
     tenant: Option<String>,
     /// Messages whose tenant could not be determined.
     #[arg(long)]
@@ -136,6 +142,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> ExitCode {
     let store = cli.store;
     let result = match cli.command {
+        Command::Price(args) => return price::run(&args),
         Command::Tenant(TenantCmd::Put { file }) => cmd::tenant::put(&store, &file).await,
         Command::Tenant(TenantCmd::Get { gln, json }) => cmd::tenant::get(&store, &gln, json).await,
         Command::Tenant(TenantCmd::List { json }) => cmd::tenant::list(&store, json).await,

@@ -1,0 +1,303 @@
+//! The `ucc` binary as an operator uses it: real process, real embedded store on disk.
+
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{json, Value};
+
+fn ucc(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ucc"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env_remove("UCC_STORE")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run ucc: {e}"))
+}
+
+fn stdout_json(o: &Output) -> Value {
+    assert!(
+        o.status.success(),
+        "ucc failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&o.stdout)
+        )
+    })
+}
+
+fn scenario_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/nordlys")
+}
+
+#[test]
+fn run_scenario_reports_every_event_outcome() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("state");
+    let report = stdout_json(&ucc(
+        &store,
+        &[
+            "run-scenario",
+            scenario_dir().to_str().unwrap_or_default(),
+            "--json",
+        ],
+    ));
+    let got: Vec<(String, String, Option<String>)> = report["events"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    (
+                        e["file"].as_str().unwrap_or_default().to_owned(),
+                        e["outcome"].as_str().unwrap_or_default().to_owned(),
+                        e["reason"]
+                            .as_str()
+                            .map(str::to_owned)
+                            .filter(|r| r.starts_with("invalid") || r.starts_with("unknown")),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let expected = [
+        ("010-activate-kari-rfid.json", "applied", None),
+        ("020-activate-ola-virtual.json", "applied", None),
+        ("030-activate-ingrid-default-site.json", "applied", None),
+        ("040-update-kari-new-rfid.json", "applied", None),
+        ("050-duplicate-of-ola-activation.json", "duplicate", None),
+        ("060-terminate-ingrid.json", "applied", None),
+        ("070-late-update-ingrid-stale.json", "stale", None),
+        ("080-third-party-contract-filtered.json", "ignored", None),
+        (
+            "090-malformed-private-site-id.json",
+            "parked",
+            Some("invalidPrivateSiteId"),
+        ),
+        ("100-unknown-tenant.json", "parked", Some("unknownTenant")),
+    ];
+    let expected: Vec<(String, String, Option<String>)> = expected
+        .iter()
+        .map(|(f, o, r)| (f.to_string(), o.to_string(), r.map(str::to_owned)))
+        .collect();
+    assert_eq!(got, expected);
+    for e in report["events"].as_array().into_iter().flatten() {
+        assert!(e["kind"] == "contract" || e["kind"] == "session");
+    }
+}
+
+#[test]
+fn tenant_put_refuses_a_bad_config_with_one_line_naming_file_and_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("bad.json");
+    let mut cfg: Value = serde_json::from_slice(
+        &std::fs::read(scenario_dir().join("tenants/nordlys.json")).expect("read"),
+    )
+    .expect("json");
+    cfg["accountingPointPattern"] = json!("^[0-9");
+    std::fs::write(&file, cfg.to_string()).expect("write");
+    let o = ucc(
+        &dir.path().join("state"),
+        &["tenant", "put", file.to_str().unwrap_or_default()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("bad.json") && err.contains("accountingPointPattern"),
+        "{err}"
+    );
+    // Nothing was stored.
+    let list = stdout_json(&ucc(
+        &dir.path().join("state"),
+        &["tenant", "list", "--json"],
+    ));
+    assert_eq!(list, json!([]));
+}
+
+#[test]
+fn tenant_put_get_list_round_trip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("state");
+    let file = scenario_dir().join("tenants/nordlys.json");
+    let o = ucc(
+        &store,
+        &["tenant", "put", file.to_str().unwrap_or_default()],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("created tenant 7080010002488"));
+    let got = stdout_json(&ucc(&store, &["tenant", "get", "7080010002488", "--json"]));
+    assert_eq!(got["customerId"], "emb-cust-0042");
+    assert_eq!(got["uc"]["clientSecretRef"], "env:UCC_SECRET_NORDLYS");
+    let list = stdout_json(&ucc(&store, &["tenant", "list", "--json"]));
+    assert_eq!(list[0]["gln"], "7080010002488");
+    let o = ucc(&store, &["tenant", "get", "7080010002489"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("check digit"));
+}
+
+#[test]
+fn drivers_parked_and_logs_after_a_scenario() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("state");
+    assert!(ucc(
+        &store,
+        &["run-scenario", scenario_dir().to_str().unwrap_or_default()]
+    )
+    .status
+    .success());
+
+    let drivers = stdout_json(&ucc(
+        &store,
+        &["drivers", "list", "--tenant", "7080010002488", "--json"],
+    ));
+    assert_eq!(drivers.as_array().map(Vec::len), Some(3));
+    let kari = stdout_json(&ucc(
+        &store,
+        &[
+            "driver",
+            "get",
+            "--tenant",
+            "7080010002488",
+            "707057500012345678",
+            "--json",
+        ],
+    ));
+    assert_eq!(kari["active"], true);
+    assert_eq!(kari["siteId"], 1043);
+    assert_eq!(
+        kari["tokens"],
+        json!([
+            {"value": "04A2B3C4D5E6F7", "kind": "rfid", "active": false, "name": "Kari sin brikke"},
+            {"value": "04A2B3C4D5E6F8", "kind": "rfid", "active": true, "name": "Kari sin brikke"}
+        ])
+    );
+    assert_eq!(kari["lastAppliedEvent"]["eventName"], "ContractUpdated");
+
+    let parked = stdout_json(&ucc(
+        &store,
+        &["parked", "list", "--tenant", "7080010002488", "--json"],
+    ));
+    assert_eq!(parked[0]["reason"], "invalidPrivateSiteId");
+    let unrouted = stdout_json(&ucc(&store, &["parked", "list", "--unrouted", "--json"]));
+    assert_eq!(unrouted[0]["reason"], "unknownTenant");
+    let id = unrouted[0]["id"].as_str().unwrap_or_default().to_owned();
+    let shown = stdout_json(&ucc(&store, &["parked", "show", &id, "--json"]));
+    assert!(shown["body"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("735999100000012345"));
+
+    // Replay before the tenant exists: parks again, stays listed.
+    let again = stdout_json(&ucc(&store, &["parked", "replay", &id, "--json"]));
+    assert_eq!(again["outcome"], "parked");
+    // Configure the Swedish tenant, replay: applied, and the entry is gone.
+    let mut svea: Value = serde_json::from_slice(
+        &std::fs::read(scenario_dir().join("tenants/nordlys.json")).expect("read"),
+    )
+    .expect("json");
+    svea["gln"] = json!("7300011000017");
+    svea["customerId"] = json!("emb-cust-svea");
+    let f = dir.path().join("svea.json");
+    std::fs::write(&f, svea.to_string()).expect("write");
+    assert!(
+        ucc(&store, &["tenant", "put", f.to_str().unwrap_or_default()])
+            .status
+            .success()
+    );
+    let applied = stdout_json(&ucc(&store, &["parked", "replay", &id, "--json"]));
+    assert_eq!(applied["outcome"], "applied");
+    assert_eq!(
+        stdout_json(&ucc(&store, &["parked", "list", "--unrouted", "--json"])),
+        json!([])
+    );
+
+    let logs = stdout_json(&ucc(
+        &store,
+        &["logs", "--tenant", "7080010002488", "--json"],
+    ));
+    let entries = logs.as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        entries.len(),
+        9,
+        "every message naming a configured tenant is logged"
+    );
+    let times: Vec<&str> = entries.iter().filter_map(|e| e["time"].as_str()).collect();
+    let mut sorted = times.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(times, sorted, "newest first");
+    let parked_only = stdout_json(&ucc(
+        &store,
+        &[
+            "logs",
+            "--tenant",
+            "7080010002488",
+            "--ref",
+            "707057500055556666",
+            "--json",
+        ],
+    ));
+    assert_eq!(parked_only.as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn serve_answers_the_custom_handler_contract_on_the_configured_port() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("state");
+    let file = scenario_dir().join("tenants/nordlys.json");
+    assert!(ucc(
+        &store,
+        &["tenant", "put", file.to_str().unwrap_or_default()]
+    )
+    .status
+    .success());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ucc"))
+        .args([
+            "--store",
+            store.to_str().unwrap_or_default(),
+            "serve",
+            "--no-timers",
+        ])
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn ucc serve");
+    // Wait for the readiness line rather than for time to pass.
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let ready = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("listening on"));
+    assert!(ready, "ucc serve did not start");
+    let body = std::fs::read_to_string(scenario_dir().join("events/010-activate-kari-rfid.json"))
+        .expect("event");
+    let invocation = json!({"Data": {"message": body}, "Metadata": {"MessageId": "\"m-1\"", "DeliveryCount": "1"}});
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let answer: Value = rt.block_on(async {
+        let resp = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/contract-events"))
+            .json(&invocation)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status().as_u16(), 200);
+        resp.json().await.expect("json")
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(answer["ReturnValue"]["outcome"], "applied");
+}
