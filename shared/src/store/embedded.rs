@@ -271,6 +271,19 @@ fn run_query(db: &Database, q: &Query) -> Result<Page, StoreError> {
     if q.limit == 0 {
         return Err(StoreError::Invalid("query limit must be at least 1".into()));
     }
+    // Cursors we hand out are sort keys inside the range; anything else did not come from
+    // this query, and DynamoDB refuses it too.
+    if let Some(c) = &q.cursor {
+        let inside = match &q.range {
+            SkRange::Prefix(p) => c.starts_with(p.as_str()),
+            SkRange::Between(a, b) => a <= c && c <= b,
+        };
+        if c.is_empty() || !inside {
+            return Err(StoreError::Invalid(
+                "invalid cursor: not within the query's sort-key range".into(),
+            ));
+        }
+    }
     let now = now_unix();
     let (lo, hi) = match &q.range {
         SkRange::Prefix(p) => (p.clone(), upper_of_prefix(p)),

@@ -270,6 +270,16 @@ pub fn validate_key(key: &Key) -> Result<(), StoreError> {
 
 pub fn validate_item(item: &Item) -> Result<(), StoreError> {
     validate_key(&item.key)?;
+    // DynamoDB refuses empty strings as secondary-index keys; refuse them on both backends.
+    if item
+        .index
+        .as_ref()
+        .is_some_and(|i| i.partition.is_empty() || i.sort.is_empty())
+    {
+        return Err(StoreError::Invalid(
+            "empty index partition or sort key".into(),
+        ));
+    }
     let size = item.size();
     if size > MAX_ITEM_BYTES {
         return Err(StoreError::TooLarge {
