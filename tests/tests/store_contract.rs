@@ -738,6 +738,31 @@ async fn oversized_items_are_refused(store: Arc<dyn Store>) {
     );
     assert_eq!(store.get(&key(T1, "SMALL")).await.unwrap(), None);
     assert_eq!(store.get(&k).await.unwrap().map(|i| i.version), Some(1));
+
+    // The limit holds for the largest fixed part too (TTL, index entry, a 20-digit
+    // version), where DynamoDB's own accounting is tightest.
+    let k = key(T1, "BIG#FULL");
+    let full = |doc_len: usize| {
+        Item::new(k.clone(), "x".repeat(doc_len), u64::MAX)
+            .with_ttl(later())
+            .with_index("DUE#T#4012345000016", "2026-11-23T10:00:00Z")
+    };
+    let fixed = full(0).size();
+    let at_limit = full(MAX_ITEM_BYTES - fixed);
+    assert_eq!(at_limit.size(), MAX_ITEM_BYTES);
+    store
+        .put(at_limit.clone(), Condition::Always)
+        .await
+        .unwrap();
+    assert_eq!(store.get(&k).await.unwrap(), Some(at_limit));
+    let over = full(MAX_ITEM_BYTES - fixed + 1);
+    assert_eq!(
+        store.transact(vec![put(over, Condition::Always)]).await,
+        Err(StoreError::TooLarge {
+            key: k.clone(),
+            size: MAX_ITEM_BYTES + 1
+        })
+    );
 }
 
 async fn invalid_keys_are_refused(store: Arc<dyn Store>) {

@@ -544,7 +544,15 @@ fn transaction_error(
         _ => None,
     };
     let Some(cancelled) = cancelled else {
-        return sdk_error("TransactWriteItems", e);
+        // A request-level size refusal does not say which item; the largest put is the one.
+        let largest = ops
+            .iter()
+            .filter_map(|op| match op {
+                WriteOp::Put { item, .. } => Some(item),
+                _ => None,
+            })
+            .max_by_key(|item| item.size());
+        return too_large_or(sdk_error("TransactWriteItems", e), largest);
     };
     let codes = cancellation_codes(cancelled);
     // A failed condition is a fact about the data; report it before any transient reason.
@@ -959,6 +967,18 @@ mod tests {
         let v = condition_expr(Condition::Version(3), 5);
         assert!(v.is_some_and(|e| e.text.ends_with("#ver = :v") && e.values.len() == 2));
         assert!(condition_expr(Condition::Always, 5).is_none());
+    }
+
+    #[tokio::test]
+    async fn unreachable_endpoint_is_unavailable() {
+        // Port 1 on loopback: nothing listens, the connection is refused at once.
+        let store = DynamoStore::local("http://127.0.0.1:1", "t");
+        let err = store.get(&Key::new("T#1", "A")).await;
+        assert!(
+            matches!(&err, Err(StoreError::Unavailable(m)) if m.contains("GetItem")),
+            "{err:?}"
+        );
+        assert!(err.is_err_and(|e| e.is_transient() && !e.to_string().contains("ucc-local")));
     }
 
     #[test]

@@ -97,7 +97,10 @@ impl Item {
                 .index
                 .as_ref()
                 .map_or(0, |i| i.partition.len() + i.sort.len())
-            + 32
+            // DynamoDB also counts attribute names (19 bytes for all seven) and numbers (up
+            // to 12 bytes each for `ver` and `ttl`): 64 covers that, so the embedded store
+            // never accepts an item DynamoDB would refuse.
+            + 64
     }
 
     pub fn is_live(&self, now: i64) -> bool {
