@@ -105,10 +105,12 @@ pub fn parse_cdr(v: &Value) -> Result<Cdr, FieldError> {
 }
 
 /// OCPI `ChargingPeriod` list. A period ends where the next starts; the last at `end`.
+/// A first period starting before the session start is tolerated: CPOs align periods to
+/// clock boundaries (seen in real CDRs), and cumulative durations count from it.
 pub fn parse_charging_periods(
     v: &Value,
     path: &JsonPath,
-    start: DateTime<Utc>,
+    _start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Result<Vec<ChargingPeriod>, FieldError> {
     let items = as_array(v, path)?;
@@ -135,17 +137,6 @@ pub fn parse_charging_periods(
                     format!("{} is before the previous period's start", ps.to_rfc3339()),
                 ));
             }
-        } else if ps < start {
-            // Tolerated by OCPI practice, but a period starting before the session is a data
-            // error that would shift every cumulative restriction.
-            return Err(FieldError::new(
-                &sp,
-                format!(
-                    "{} is before the session start {}",
-                    ps.to_rfc3339(),
-                    start.to_rfc3339()
-                ),
-            ));
         }
         let mut period = ChargingPeriod {
             start: ps,

@@ -313,13 +313,21 @@ fn parse_at(v: &Value, path: &JsonPath) -> Result<Tariff, TariffError> {
         return Err(FieldError::new(&path.key("id"), "must not be empty").into());
     }
     let currency = as_str(required(obj, "currency", path)?, &path.key("currency"))?;
-    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
         return Err(FieldError::new(
             &path.key("currency"),
             format!("\"{currency}\" is not an ISO 4217 code such as \"NOK\""),
         )
         .into());
     }
+    if !currency.chars().all(|c| c.is_ascii_uppercase()) {
+        warnings.push(format!(
+            "{}: \"{currency}\" read as \"{}\"",
+            path.key("currency"),
+            currency.to_ascii_uppercase()
+        ));
+    }
+    let currency = currency.to_ascii_uppercase();
     let country_code = opt_string(obj, "country_code", path)?;
     let party_id = opt_string(obj, "party_id", path)?;
     if let Some(t) = field(obj, "type") {
@@ -375,7 +383,7 @@ fn parse_at(v: &Value, path: &JsonPath) -> Result<Tariff, TariffError> {
 
     Ok(Tariff {
         id,
-        currency: currency.to_owned(),
+        currency,
         country_code,
         party_id,
         elements,
