@@ -34,6 +34,7 @@ pub struct Ctx {
     /// this process invalidate it at once; other instances see them within this time.
     pub tenant_cache_ttl: Duration,
     tenants: Mutex<HashMap<Gln, (Instant, Arc<TenantConfig>)>>,
+    customers: Mutex<HashMap<String, (Instant, Gln)>>,
 }
 
 impl Ctx {
@@ -44,6 +45,7 @@ impl Ctx {
             log_retention_days: DEFAULT_LOG_RETENTION_DAYS,
             tenant_cache_ttl: Duration::from_secs(30),
             tenants: Mutex::new(HashMap::new()),
+            customers: Mutex::new(HashMap::new()),
         }
     }
 
@@ -66,6 +68,22 @@ impl Ctx {
             map.insert(gln.clone(), (Instant::now(), cfg.clone()));
         }
         Ok(cfg)
+    }
+
+    /// The tenant owning an eMabler customer id (hits cached like tenant configs).
+    pub async fn customer_gln(&self, customer_id: &str) -> Result<Option<Gln>, StoreError> {
+        if let Ok(map) = self.customers.lock() {
+            if let Some((at, gln)) = map.get(customer_id) {
+                if at.elapsed() < self.tenant_cache_ttl {
+                    return Ok(Some(gln.clone()));
+                }
+            }
+        }
+        let gln = registry::gln_for_customer(self.store.as_ref(), customer_id).await?;
+        if let (Some(g), Ok(mut map)) = (&gln, self.customers.lock()) {
+            map.insert(customer_id.to_owned(), (Instant::now(), g.clone()));
+        }
+        Ok(gln)
     }
 
     pub fn forget_tenant(&self, gln: &Gln) {

@@ -3,6 +3,7 @@
 pub mod context;
 pub mod contract;
 pub mod decimal;
+pub mod delivery;
 pub mod gln;
 pub mod keys;
 pub mod log;
@@ -13,3 +14,4 @@ pub mod session;
 pub mod store;
 pub mod tenant;
 pub mod token;
+pub mod uc;

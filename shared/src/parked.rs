@@ -120,6 +120,26 @@ impl ParkedMessage {
     }
 }
 
+/// The writes that park a message: the entry (same body → same id, so redeliveries
+/// overwrite rather than pile up) and its log entry, in one transaction.
+pub fn park_ops(
+    p: &ParkedMessage,
+    log: &crate::log::LogEntry,
+    retention_days: i64,
+) -> Result<Vec<crate::store::WriteOp>, StoreError> {
+    use crate::store::{Condition, WriteOp};
+    Ok(vec![
+        WriteOp::Put {
+            item: p.to_item()?,
+            condition: Condition::Always,
+        },
+        WriteOp::Put {
+            item: log.to_item(retention_days)?,
+            condition: Condition::Always,
+        },
+    ])
+}
+
 /// Where a parked id lives: the id starts with its scope (a GLN or `unrouted`).
 pub fn key_for_id(id: &str) -> Option<Key> {
     let (scope, rest) = id.split_once('-')?;

@@ -235,8 +235,15 @@ impl TenantConfig {
         }
         let mut tariff_ids = Vec::new();
         for (i, t) in self.tariffs.iter().enumerate() {
-            let id = validate_tariff(t).map_err(|e| err(format!("tariffs[{i}]"), e))?;
-            tariff_ids.push(id);
+            let tariff = crate::pricing::parse_tariff(t)
+                .map_err(|e| err(format!("tariffs[{i}]"), e.to_string()))?;
+            if let Some(c) = self.currency.as_ref().filter(|c| **c != tariff.currency) {
+                return Err(err(
+                    format!("tariffs[{i}].currency"),
+                    format!("{} differs from the tenant's currency {c}", tariff.currency),
+                ));
+            }
+            tariff_ids.push(tariff.id);
         }
         for (site, tariff) in &self.site_tariffs {
             parse_site_key(&format!("siteTariffs.{site}"), site)?;
@@ -299,6 +306,18 @@ impl TenantConfig {
         Ok(())
     }
 
+    /// The tenant's tariffs, parsed (they were validated when the config was accepted).
+    pub fn parsed_tariffs(&self) -> Result<Vec<crate::pricing::Tariff>, ConfigError> {
+        self.tariffs
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                crate::pricing::parse_tariff(t)
+                    .map_err(|e| err(format!("tariffs[{i}]"), e.to_string()))
+            })
+            .collect()
+    }
+
     /// The compiled accounting point pattern (validated when the config was accepted).
     pub fn accounting_point_regex(&self) -> Result<Regex, ConfigError> {
         Regex::new(&self.accounting_point_pattern)
@@ -319,14 +338,6 @@ impl TenantConfig {
     pub fn to_json_pretty(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
-}
-
-/// Validates one OCPI tariff and returns its id.
-fn validate_tariff(v: &Value) -> Result<String, String> {
-    v.get("id")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| "a tariff needs a string \"id\"".to_owned())
 }
 
 fn first_line(s: &str) -> String {

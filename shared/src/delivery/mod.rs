@@ -1,1 +1,210 @@
+//! Session delivery to Utility Cloud, exactly once (SPEC §4, §6).
+//!
+//! * `intake`: a session-completed event → validated, routed, priced (Type B) or turned into
+//!   a meter-value series (Type A) → a delivery record created atomically with its log
+//!   entry → first attempt inline.
+//! * `attempt`: the HTTP side of one attempt; `machine`: the pure state transitions.
+//! * `sweep`: the delivery-retry timer: probe blocked tenants, then drain due deliveries.
+//! * `credit`: credits and corrections; `reconcile`: revenue-share reconciliation entries.
+//!
+//! Exactly once: the record is created with a "does not exist" condition (duplicates and
+//! concurrent instances lose), attempts are claimed with a lease (conditional write), and a
+//! POST whose outcome is unknown (timeout, 5xx, crash) marks the record `in_flight`, which
+//! makes the next attempt ask UC (GET) before posting again.
+
+pub mod attempt;
+pub mod credit;
+pub mod intake;
+pub mod machine;
 pub mod meter_series;
+pub mod reconcile;
+pub mod record;
+pub mod status;
+pub mod sweep;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::context::Ctx;
+use crate::gln::Gln;
+use crate::store::{Condition, Key, StoreError, WriteOp};
+use crate::uc::client::HttpClient;
+use crate::uc::entra::TokenSource;
+
+use machine::{AttemptResult, RetryPolicy};
+use record::{DeliveryRecord, DeliveryState};
+
+/// Default timeout of one HTTP call to UC or Entra.
+pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Everything a delivery needs: core context, HTTP, token cache, retry policy.
+pub struct Deliverer {
+    pub ctx: Arc<Ctx>,
+    pub http: HttpClient,
+    pub tokens: TokenSource,
+    pub policy: RetryPolicy,
+    /// Names this instance in leases, for operators reading a stuck record.
+    pub instance: String,
+    blocked: Mutex<HashSet<Gln>>,
+}
+
+impl Deliverer {
+    pub fn new(ctx: Arc<Ctx>, http_timeout: Duration) -> Result<Self, String> {
+        let mut id = [0u8; 4];
+        let _ = getrandom::fill(&mut id);
+        let mut policy = RetryPolicy::default();
+        // A lease must outlive the slowest attempt: token, GET, POST, fresh token, POST.
+        policy.lease = policy.lease.max(http_timeout * 6);
+        Ok(Deliverer {
+            ctx,
+            http: HttpClient::new(http_timeout)?,
+            tokens: TokenSource::new(),
+            policy,
+            instance: format!("ucc-{}", hex::encode(id)),
+            blocked: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Whether this instance knows the tenant's credential to be broken.
+    pub fn is_blocked(&self, gln: &Gln) -> bool {
+        self.blocked
+            .lock()
+            .map(|b| b.contains(gln))
+            .unwrap_or(false)
+    }
+
+    fn set_blocked(&self, gln: &Gln, blocked: bool) -> bool {
+        match self.blocked.lock() {
+            Ok(mut b) if blocked => b.insert(gln.clone()),
+            Ok(mut b) => b.remove(gln),
+            Err(_) => false,
+        }
+    }
+
+    fn jitter() -> f64 {
+        let mut b = [0u8; 2];
+        let _ = getrandom::fill(&mut b);
+        f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX)
+    }
+}
+
+/// A claimed record: the version the claim wrote, and whether an earlier POST may have landed.
+pub struct Claim {
+    pub record: DeliveryRecord,
+    pub version: u64,
+    pub prior_in_flight: bool,
+}
+
+/// Takes the lease on a pending record, unless it is done or another instance holds it.
+pub async fn claim(d: &Deliverer, key: &Key) -> Result<Option<Claim>, StoreError> {
+    let Some(item) = d.ctx.store.get(key).await? else {
+        return Ok(None);
+    };
+    let mut rec = DeliveryRecord::from_item(&item)?;
+    let now = d.ctx.now();
+    if rec.state != DeliveryState::Pending || rec.lease_until.is_some_and(|l| l > now) {
+        return Ok(None);
+    }
+    // A lease that expired without a recorded result means an instance died mid-attempt.
+    let prior_in_flight = rec.in_flight || rec.lease_until.is_some();
+    rec.in_flight = true;
+    rec.lease_until =
+        Some(now + chrono::Duration::from_std(d.policy.lease).unwrap_or(chrono::Duration::MAX));
+    rec.lease_owner = Some(d.instance.clone());
+    rec.updated_at = now;
+    let version = item.version + 1;
+    match d
+        .ctx
+        .store
+        .put(rec.to_item(version)?, Condition::Version(item.version))
+        .await
+    {
+        Ok(()) => Ok(Some(Claim {
+            record: rec,
+            version,
+            prior_in_flight,
+        })),
+        Err(e) if e.is_condition_failure() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs the attempt for a claimed record and records its outcome with the call logs.
+pub async fn attempt_claimed(d: &Deliverer, claim: Claim) -> Result<DeliveryRecord, StoreError> {
+    let Claim {
+        mut record,
+        version,
+        prior_in_flight,
+    } = claim;
+    let cfg =
+        d.ctx.tenant(&record.tenant).await?.ok_or_else(|| {
+            StoreError::Invalid(format!("tenant {} no longer exists", record.tenant))
+        })?;
+    let attempted = if d.is_blocked(&record.tenant) {
+        attempt::Attempted {
+            result: AttemptResult::AuthBlocked {
+                error: "tenant is authBlocked: waiting for a working credential".into(),
+            },
+            posted: false,
+            logs: Vec::new(),
+        }
+    } else {
+        attempt::run(d, &cfg, &record, prior_in_flight).await
+    };
+    let now = d.ctx.now();
+    machine::apply(
+        &mut record,
+        &attempted.result,
+        attempted.posted,
+        prior_in_flight,
+        now,
+        &d.policy,
+        Deliverer::jitter(),
+    );
+    let mut ops = vec![WriteOp::Put {
+        item: record.to_item(version + 1)?,
+        condition: Condition::Version(version),
+    }];
+    for entry in &attempted.logs {
+        ops.push(WriteOp::Put {
+            item: entry.to_item(d.ctx.log_retention_days)?,
+            condition: Condition::Always,
+        });
+    }
+    let blocked_now = matches!(attempted.result, AttemptResult::AuthBlocked { .. });
+    if blocked_now && d.set_blocked(&record.tenant, true) {
+        ops.push(status::put_op(
+            &record.tenant,
+            status::Connection::AuthBlocked,
+            record.last_result.clone(),
+            now,
+        )?);
+    }
+    match d.ctx.store.transact(ops).await {
+        Ok(()) => {}
+        Err(e) if e.is_condition_failure() => {
+            // Our lease expired and another instance took over; it will verify with UC
+            // before posting, so nothing is lost or doubled. Its result wins.
+            tracing::warn!(tenant = %record.tenant, transaction_id = %record.transaction_id, "lease lost before recording the attempt");
+            return Ok(record);
+        }
+        Err(e) => return Err(e),
+    }
+    tracing::info!(
+        tenant = %record.tenant,
+        transaction_id = %record.transaction_id,
+        state = record.state.as_str(),
+        attempts = record.attempts,
+        "delivery attempt"
+    );
+    Ok(record)
+}
+
+/// Claims and attempts a record if it is due and free. `None` when there was nothing to do.
+pub async fn deliver(d: &Deliverer, key: &Key) -> Result<Option<DeliveryRecord>, StoreError> {
+    match claim(d, key).await? {
+        Some(c) => attempt_claimed(d, c).await.map(Some),
+        None => Ok(None),
+    }
+}

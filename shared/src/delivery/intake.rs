@@ -1,0 +1,497 @@
+//! The session-completed handler: one event in, exactly one outcome out.
+//!
+//! Store cost on the happy path (warm instance): token owner, driver, one transaction that
+//! creates the delivery record with its log entry, one transaction that records the attempt
+//! with its call logs: four requests, one UC call (plus a token call per tenant per hour).
+
+use std::time::Instant;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::meter_series::{build_meter_series, Resolution};
+use super::reconcile::ReconEntry;
+use super::record::{DeliveryRecord, DeliveryState, PayloadKind};
+use super::{attempt_claimed, Claim, Deliverer};
+use crate::contract::driver::DriverRecord;
+use crate::contract::handler::{driver_key, token_key, InboundMessage, TokenOwner};
+use crate::contract::ParkReason;
+use crate::gln::Gln;
+use crate::log::{self, Direction, LogEntry};
+use crate::parked::{self, MessageKind, ParkedMessage};
+use crate::pricing::{self, InvoiceSettings};
+use crate::session::SessionCompleted;
+use crate::store::{Condition, StoreError, WriteOp};
+use crate::tenant::{Mode, TenantConfig};
+use crate::uc::payload::TransactionPayload;
+
+pub const ENDPOINT: &str = "session-completed";
+pub const ACTION: &str = "SessionCompleted";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "camelCase")]
+pub enum SessionOutcome {
+    Delivered,
+    Pending {
+        reason: String,
+    },
+    Rejected {
+        reason: String,
+    },
+    /// Already received: nothing new happens; `state` is where the first one stands.
+    Duplicate {
+        state: String,
+    },
+    Ignored {
+        reason: String,
+    },
+    Parked {
+        reason: ParkReason,
+        #[serde(rename = "parkedId")]
+        id: String,
+        description: String,
+    },
+}
+
+impl SessionOutcome {
+    pub fn name(&self) -> &'static str {
+        match self {
+            SessionOutcome::Delivered => "delivered",
+            SessionOutcome::Pending { .. } => "pending",
+            SessionOutcome::Rejected { .. } => "rejected",
+            SessionOutcome::Duplicate { .. } => "duplicate",
+            SessionOutcome::Ignored { .. } => "ignored",
+            SessionOutcome::Parked { .. } => "parked",
+        }
+    }
+
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            SessionOutcome::Pending { reason }
+            | SessionOutcome::Rejected { reason }
+            | SessionOutcome::Ignored { reason } => Some(reason.clone()),
+            SessionOutcome::Parked { reason, .. } => Some(reason.as_str().to_owned()),
+            SessionOutcome::Duplicate { state } => Some(format!("already {state}")),
+            SessionOutcome::Delivered => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionHandled {
+    #[serde(flatten)]
+    pub outcome: SessionOutcome,
+    pub tenant: Option<Gln>,
+    pub transaction_id: Option<String>,
+}
+
+fn outcome_of(rec: &DeliveryRecord) -> SessionOutcome {
+    match rec.state {
+        DeliveryState::Delivered => SessionOutcome::Delivered,
+        DeliveryState::Rejected => SessionOutcome::Rejected {
+            reason: rec.last_result.clone().unwrap_or_default(),
+        },
+        DeliveryState::Pending => SessionOutcome::Pending {
+            reason: rec.last_result.clone().unwrap_or_else(|| "queued".into()),
+        },
+    }
+}
+
+pub(crate) struct Inbound<'a> {
+    msg: &'a InboundMessage,
+    started: Instant,
+}
+
+impl Inbound<'_> {
+    fn log(&self, d: &Deliverer, tenant: Option<&Gln>, handled: &SessionHandled) -> LogEntry {
+        let now = d.ctx.now();
+        let (payload, truncated) = log::payload_text(&self.msg.body);
+        LogEntry {
+            id: log::new_id(now),
+            tenant: tenant.cloned(),
+            time: now,
+            direction: Direction::Inbound,
+            endpoint: ENDPOINT.into(),
+            action: ACTION.into(),
+            response_code: 200,
+            outcome: Some(handled.outcome.name().into()),
+            reason: handled.outcome.reason(),
+            reference_id: handled.transaction_id.clone(),
+            event_id: None,
+            duration_ms: self.started.elapsed().as_millis() as u64,
+            request_payload: payload,
+            request_truncated: truncated,
+            request_properties: (!self.msg.properties.is_null())
+                .then(|| self.msg.properties.clone()),
+            response_body: serde_json::to_value(&handled.outcome).ok(),
+        }
+    }
+}
+
+/// A failure worth a redelivery by the platform.
+pub type Transient = StoreError;
+
+/// Handles one session-completed event.
+pub async fn handle(d: &Deliverer, msg: &InboundMessage) -> Result<SessionHandled, Transient> {
+    let inbound = Inbound {
+        msg,
+        started: Instant::now(),
+    };
+    let raw: Option<Value> = serde_json::from_slice(&msg.body).ok();
+    let customer = raw
+        .as_ref()
+        .and_then(|v| v.get("customerId")?.as_str().map(str::to_owned));
+    let tx_hint = raw.as_ref().and_then(|v| match v.get("transactionId")? {
+        Value::String(s) => Some(s.chars().take(64).collect()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    });
+    let routed = match &customer {
+        Some(c) => d.ctx.customer_gln(c).await?,
+        None => None,
+    };
+    let session = match SessionCompleted::from_json(&msg.body) {
+        Ok(s) => s,
+        Err(e) => {
+            let description = format!("session is invalid: {e}");
+            return park(
+                d,
+                &inbound,
+                routed,
+                ParkReason::InvalidSession,
+                description,
+                tx_hint,
+            )
+            .await;
+        }
+    };
+    let Some(gln) = routed else {
+        let description = format!(
+            "customerId {:?} belongs to no configured tenant; configure it, then replay",
+            session.customer_id
+        );
+        return park(
+            d,
+            &inbound,
+            None,
+            ParkReason::UnknownCustomer,
+            description,
+            Some(session.transaction_id.clone()),
+        )
+        .await;
+    };
+    let Some(cfg) = d.ctx.tenant(&gln).await? else {
+        let description = format!(
+            "tenant {gln} of customerId {:?} has no configuration",
+            session.customer_id
+        );
+        return park(
+            d,
+            &inbound,
+            None,
+            ParkReason::UnknownCustomer,
+            description,
+            Some(session.transaction_id.clone()),
+        )
+        .await;
+    };
+    let owner = d
+        .ctx
+        .store
+        .get(&token_key(&gln, &session.authorized_id_tag))
+        .await?;
+    let owner: Option<TokenOwner> = owner.and_then(|i| serde_json::from_str(&i.doc).ok());
+    let Some(owner) = owner else {
+        let handled = SessionHandled {
+            outcome: SessionOutcome::Ignored {
+                reason: format!(
+                    "token {:?} belongs to no driver of tenant {gln}: not a Utility Cloud session",
+                    session.authorized_id_tag
+                ),
+            },
+            tenant: Some(gln.clone()),
+            transaction_id: Some(session.transaction_id.clone()),
+        };
+        log::write(&d.ctx, &inbound.log(d, Some(&gln), &handled)).await?;
+        tracing::info!(tenant = %gln, transaction_id = %session.transaction_id, outcome = "ignored", "session");
+        return Ok(handled);
+    };
+    let driver: Option<DriverRecord> = d
+        .ctx
+        .store
+        .get(&driver_key(&gln, &owner.external_id))
+        .await?
+        .and_then(|i| serde_json::from_str(&i.doc).ok());
+    let built = match build(&cfg, &session, &owner, driver.as_ref(), raw, d.ctx.now()) {
+        Ok(b) => b,
+        Err(description) => {
+            return park(
+                d,
+                &inbound,
+                Some(gln),
+                ParkReason::InvalidSession,
+                description,
+                Some(session.transaction_id.clone()),
+            )
+            .await;
+        }
+    };
+    create_and_attempt(d, &inbound, &cfg, built).await
+}
+
+/// What pricing / series building produced, ready to persist.
+pub struct Built {
+    pub record: DeliveryRecord,
+    pub recon: Option<ReconEntry>,
+}
+
+fn utc(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Builds the record for a session (pure given the tenant config and driver).
+pub fn build(
+    cfg: &TenantConfig,
+    session: &SessionCompleted,
+    owner: &TokenOwner,
+    driver: Option<&DriverRecord>,
+    raw_session: Option<Value>,
+    now: DateTime<Utc>,
+) -> Result<Built, String> {
+    let site = session
+        .site_id
+        .or_else(|| driver.and_then(|d| d.state.site_id));
+    let token_name = driver.and_then(|d| {
+        d.state
+            .tokens
+            .iter()
+            .find(|t| t.value == session.authorized_id_tag)
+            .and_then(|t| t.name.clone())
+    });
+    let (kind, payload, tariff_id, recon) = match cfg.mode {
+        Mode::CostedTransaction => {
+            let tariffs = cfg.parsed_tariffs().map_err(|e| e.to_string())?;
+            let tariff =
+                pricing::select_tariff(&tariffs, &cfg.site_tariffs, site, session.timestamp_start)
+                    .map_err(|e| format!("cannot be priced: {e}"))?;
+            let settings = InvoiceSettings {
+                currency: cfg.currency.clone().unwrap_or_default(),
+                vat_percent: cfg.vat_percent.unwrap_or_default(),
+                prices_include_vat: cfg.prices_include_vat,
+                time_zone: cfg
+                    .time_zone
+                    .as_deref()
+                    .unwrap_or("Europe/Oslo")
+                    .parse()
+                    .map_err(|_| "tenant timeZone is not an IANA zone".to_owned())?,
+            };
+            let quote = pricing::price_session(session, tariff, &settings)
+                .map_err(|e| format!("cannot be priced: {e}"))?;
+            let site_settings = site.and_then(|s| cfg.sites.get(&s.to_string()));
+            let revenue_share_id = site_settings.and_then(|s| s.revenue_share_id);
+            let recon = match (site, site_settings) {
+                (Some(s), Some(settings)) if settings.revenue_shared && revenue_share_id.is_none() => Some(ReconEntry {
+                    tenant: cfg.gln.clone(),
+                    transaction_id: session.transaction_id.clone(),
+                    site_id: s,
+                    created_at: now,
+                    note: format!("site {s} is revenue-shared but has no revenueShareId: delivered without the tag"),
+                    revenue_share_id_now: None,
+                }),
+                _ => None,
+            };
+            let p = TransactionPayload {
+                transaction_id: session.transaction_id.clone(),
+                transaction_owner_id: owner.external_id.clone(),
+                site_id: site.unwrap_or(-1),
+                authorized_tag: session.authorized_id_tag.clone(),
+                authorized_tag_name: session.authorized_tag_name.clone().or(token_name),
+                timestamp_start: utc(session.timestamp_start),
+                timestamp_end: utc(session.timestamp_end),
+                full_consumption_k_wh: quote.invoice.full_consumption_kwh,
+                currency: quote.invoice.currency.clone(),
+                vat_percent: quote.invoice.vat_percent,
+                total_cost_incl_vat: quote.invoice.total_cost_incl_vat,
+                total_cost_excl_vat: quote.invoice.total_cost_excl_vat,
+                total_vat: quote.invoice.total_vat,
+                credit_reference_transaction_id: None,
+                revenue_share_id,
+            };
+            let v = serde_json::to_value(&p).map_err(|e| e.to_string())?;
+            (PayloadKind::InvoiceLine, v, Some(quote.tariff_id), recon)
+        }
+        Mode::MeterValue => {
+            let resolution: Resolution = cfg
+                .meter_value_resolution
+                .parse()
+                .map_err(|e: super::meter_series::UnknownResolution| e.to_string())?;
+            let series = build_meter_series(session, &owner.external_id, resolution);
+            let v = serde_json::to_value(&series).map_err(|e| e.to_string())?;
+            (PayloadKind::MeterValues, v, None, None)
+        }
+    };
+    Ok(Built {
+        record: DeliveryRecord {
+            tenant: cfg.gln.clone(),
+            transaction_id: session.transaction_id.clone(),
+            kind,
+            payload,
+            state: DeliveryState::Pending,
+            attempts: 0,
+            in_flight: false,
+            lease_until: None,
+            lease_owner: None,
+            next_attempt_at: None,
+            waiting_for_auth: false,
+            last_result: None,
+            last_status: None,
+            last_response: None,
+            created_at: now,
+            updated_at: now,
+            delivered_at: None,
+            accounting_point: owner.external_id.clone(),
+            session: raw_session,
+            tariff_id,
+            credit_of: None,
+            credited_by: None,
+            corrections: 0,
+            root: None,
+            reason: None,
+        },
+        recon,
+    })
+}
+
+/// Persists a new record (claimed by us, with its log entry and reconciliation entry) and
+/// makes the first attempt. A record that already exists makes this a duplicate.
+pub(crate) async fn create_and_attempt(
+    d: &Deliverer,
+    inbound: &Inbound<'_>,
+    cfg: &TenantConfig,
+    built: Built,
+) -> Result<SessionHandled, Transient> {
+    let Built { mut record, recon } = built;
+    let now = d.ctx.now();
+    record.in_flight = true;
+    record.lease_until =
+        Some(now + chrono::Duration::from_std(d.policy.lease).unwrap_or(chrono::Duration::MAX));
+    record.lease_owner = Some(d.instance.clone());
+    let tx = record.transaction_id.clone();
+    let pending = SessionHandled {
+        outcome: SessionOutcome::Pending {
+            reason: "accepted".into(),
+        },
+        tenant: Some(cfg.gln.clone()),
+        transaction_id: Some(tx.clone()),
+    };
+    let mut ops = vec![
+        WriteOp::Put {
+            item: record.to_item(1)?,
+            condition: Condition::NotExists,
+        },
+        WriteOp::Put {
+            item: inbound
+                .log(d, Some(&cfg.gln), &pending)
+                .to_item(d.ctx.log_retention_days)?,
+            condition: Condition::Always,
+        },
+    ];
+    if let Some(r) = &recon {
+        ops.push(r.put_op()?);
+    }
+    match d.ctx.store.transact(ops).await {
+        Ok(()) => {}
+        Err(StoreError::TransactionConditionFailed { index: 0, .. }) => {
+            let existing = d.ctx.store.get(&record.key()).await?;
+            let state = existing
+                .and_then(|i| DeliveryRecord::from_item(&i).ok())
+                .map_or_else(|| "pending".to_owned(), |r| r.state.as_str().to_owned());
+            let handled = SessionHandled {
+                outcome: SessionOutcome::Duplicate { state },
+                tenant: Some(cfg.gln.clone()),
+                transaction_id: Some(tx.clone()),
+            };
+            log::write(&d.ctx, &inbound.log(d, Some(&cfg.gln), &handled)).await?;
+            tracing::info!(tenant = %cfg.gln, transaction_id = %tx, outcome = "duplicate", "session");
+            return Ok(handled);
+        }
+        Err(e) => return Err(e),
+    }
+    if recon.is_some() {
+        tracing::warn!(tenant = %cfg.gln, transaction_id = %tx, "revenue-shared site without revenueShareId: delivered untagged, reconciliation entry written");
+    }
+    let claim = Claim {
+        record,
+        version: 1,
+        prior_in_flight: false,
+    };
+    let rec = attempt_claimed(d, claim).await?;
+    let handled = SessionHandled {
+        outcome: outcome_of(&rec),
+        tenant: Some(cfg.gln.clone()),
+        transaction_id: Some(tx),
+    };
+    tracing::info!(tenant = %cfg.gln, transaction_id = %rec.transaction_id, outcome = handled.outcome.name(), "session");
+    Ok(handled)
+}
+
+async fn park(
+    d: &Deliverer,
+    inbound: &Inbound<'_>,
+    tenant: Option<Gln>,
+    reason: ParkReason,
+    description: String,
+    reference: Option<String>,
+) -> Result<SessionHandled, Transient> {
+    let mut p = ParkedMessage::new(
+        tenant.as_ref(),
+        MessageKind::Session,
+        reason,
+        description.clone(),
+        &inbound.msg.body,
+        inbound.msg.properties.clone(),
+        d.ctx.now(),
+    );
+    p.reference_id = reference.clone();
+    let handled = SessionHandled {
+        outcome: SessionOutcome::Parked {
+            reason,
+            id: p.id.clone(),
+            description,
+        },
+        tenant: tenant.clone(),
+        transaction_id: reference,
+    };
+    let entry = inbound.log(d, tenant.as_ref(), &handled);
+    d.ctx
+        .store
+        .transact(parked::park_ops(&p, &entry, d.ctx.log_retention_days)?)
+        .await?;
+    tracing::warn!(tenant = ?tenant, outcome = "parked", reason = reason.as_str(), parked_id = %p.id, "session");
+    Ok(handled)
+}
+
+/// Re-runs a parked session event with the current configuration.
+pub async fn replay(
+    d: &Deliverer,
+    p: &ParkedMessage,
+) -> Result<Result<SessionHandled, String>, Transient> {
+    let body = match p.raw_body() {
+        Ok(b) => b,
+        Err(e) => return Ok(Err(e)),
+    };
+    let msg = InboundMessage {
+        body,
+        properties: p.properties.clone(),
+        message_id: None,
+    };
+    let handled = handle(d, &msg).await?;
+    let parked_again_here =
+        matches!(&handled.outcome, SessionOutcome::Parked { id, .. } if *id == p.id);
+    if !parked_again_here {
+        d.ctx.store.delete(&p.key(), Condition::Always).await?;
+    }
+    Ok(Ok(handled))
+}

@@ -1,0 +1,161 @@
+//! The delivery state machine (SPEC §6 table), pure: the result of one attempt in, the
+//! record's next state out. I/O lives in `attempt.rs`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::record::{DeliveryRecord, DeliveryState};
+
+/// What one attempt established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptResult {
+    /// UC accepted the POST (2xx).
+    Accepted { status: u16, body: String },
+    /// UC already had it (GET 200 after an ambiguous attempt, or 409 confirmed by GET).
+    AlreadyThere,
+    /// Any other 4xx: the payload or its references are wrong; an operator must act.
+    Rejected { status: u16, body: String },
+    /// 429, 5xx, timeout, network. `ambiguous`: UC may have stored it, so GET before re-POST.
+    Retry {
+        ambiguous: bool,
+        retry_after: Option<Duration>,
+        status: Option<u16>,
+        error: String,
+    },
+    /// The tenant's credential does not work (Entra 400/401, or UC 401 twice with a fresh token).
+    AuthBlocked { error: String },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub base: Duration,
+    pub max: Duration,
+    /// How long a claimed attempt may take before another instance may take over.
+    pub lease: Duration,
+    /// How soon a delivery waiting for a blocked tenant's credential is looked at again.
+    pub auth_probe: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            base: Duration::from_secs(30),
+            max: Duration::from_secs(3600),
+            lease: Duration::from_secs(120),
+            // Due at once: the timer skips it while the tenant is blocked, and drains it
+            // (in creation order) in the sweep whose probe finds the credential working.
+            auth_probe: Duration::ZERO,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Exponential backoff with jitter (half fixed, half random) so that a UC outage does
+    /// not end in every instance retrying in the same second; Retry-After is a floor.
+    pub fn delay(&self, attempts: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(
+                1u32.checked_shl(attempts.saturating_sub(1).min(20))
+                    .unwrap_or(u32::MAX),
+            )
+            .min(self.max);
+        let jittered = exp.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0));
+        match retry_after {
+            Some(ra) => jittered.max(ra),
+            None => jittered,
+        }
+    }
+}
+
+fn chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Applies an attempt's result. `posted`: whether this attempt sent a POST at all (if it did
+/// not, an earlier in-flight POST is still unresolved and stays so).
+pub fn apply(
+    rec: &mut DeliveryRecord,
+    result: &AttemptResult,
+    posted: bool,
+    prior_in_flight: bool,
+    now: DateTime<Utc>,
+    policy: &RetryPolicy,
+    jitter: f64,
+) {
+    rec.updated_at = now;
+    rec.lease_until = None;
+    rec.lease_owner = None;
+    match result {
+        AttemptResult::Accepted { status, body } => {
+            rec.state = DeliveryState::Delivered;
+            rec.delivered_at = Some(now);
+            rec.in_flight = false;
+            rec.waiting_for_auth = false;
+            rec.next_attempt_at = None;
+            rec.last_status = Some(*status);
+            rec.last_response = Some(body.chars().take(2000).collect());
+            rec.last_result = Some("delivered".into());
+        }
+        AttemptResult::AlreadyThere => {
+            rec.state = DeliveryState::Delivered;
+            rec.delivered_at = Some(now);
+            rec.in_flight = false;
+            rec.waiting_for_auth = false;
+            rec.next_attempt_at = None;
+            rec.last_result = Some("delivered (UC already had it)".into());
+        }
+        AttemptResult::Rejected { status, body } => {
+            rec.state = DeliveryState::Rejected;
+            rec.in_flight = false;
+            rec.waiting_for_auth = false;
+            rec.next_attempt_at = None;
+            rec.last_status = Some(*status);
+            rec.last_response = Some(body.chars().take(2000).collect());
+            rec.last_result = Some(format!("rejected by UC (HTTP {status})"));
+        }
+        AttemptResult::Retry {
+            ambiguous,
+            retry_after,
+            status,
+            error,
+        } => {
+            rec.attempts += 1;
+            rec.in_flight = if posted { *ambiguous } else { prior_in_flight };
+            rec.waiting_for_auth = false;
+            rec.next_attempt_at =
+                Some(now + chrono(policy.delay(rec.attempts, *retry_after, jitter)));
+            rec.last_status = *status;
+            rec.last_result = Some(error.clone());
+        }
+        AttemptResult::AuthBlocked { error } => {
+            rec.in_flight = if posted { true } else { prior_in_flight };
+            rec.waiting_for_auth = true;
+            rec.next_attempt_at = Some(now + chrono(policy.auth_probe));
+            rec.last_result = Some(error.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_caps_and_honours_retry_after() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.delay(1, None, 1.0), Duration::from_secs(30));
+        assert_eq!(p.delay(2, None, 1.0), Duration::from_secs(60));
+        assert_eq!(p.delay(3, None, 0.0), Duration::from_secs(60));
+        assert_eq!(p.delay(40, None, 1.0), Duration::from_secs(3600));
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(600)), 1.0),
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            p.delay(3, Some(Duration::from_secs(1)), 1.0),
+            Duration::from_secs(120)
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! The delivery record: one per transaction id, holding the exact body UC will receive and
+//! where it stands. Created atomically with the inbound log entry before the first attempt,
+//! so nothing accepted by the connector can be lost between pricing and posting.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::gln::Gln;
+use crate::keys;
+use crate::store::{Item, Key, StoreError};
+
+pub const TRANSACTIONS: &str = "TX";
+/// Partition of the sparse "next attempt due" index, shared by all tenants.
+pub const DUE_INDEX: &str = "DUE";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PayloadKind {
+    /// Type B: POST /se/invoicelineimport/v1/transaction
+    InvoiceLine,
+    /// Type A: POST /v1/se/general-mv-adapter/CreateMeterValuesSeries
+    MeterValues,
+}
+
+impl PayloadKind {
+    pub fn action(self) -> &'static str {
+        match self {
+            PayloadKind::InvoiceLine => "InvoiceLineImport",
+            PayloadKind::MeterValues => "CreateMeterValuesSeries",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DeliveryState {
+    Pending,
+    Delivered,
+    Rejected,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeliveryState> {
+        match s {
+            "pending" => Some(DeliveryState::Pending),
+            "delivered" => Some(DeliveryState::Delivered),
+            "rejected" => Some(DeliveryState::Rejected),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryRecord {
+    pub tenant: Gln,
+    pub transaction_id: String,
+    pub kind: PayloadKind,
+    /// The exact JSON body UC receives.
+    pub payload: Value,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    /// A POST may be outstanding or may have been processed without us seeing the answer:
+    /// the next attempt must ask UC (GET) before posting again.
+    pub in_flight: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub waiting_for_auth: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_result: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_response: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub accounting_point: String,
+    /// The session event it came from, so a correction can re-price it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tariff_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit_of: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credited_by: Option<String>,
+    /// On an original: how many credits (and so corrections) it has had.
+    #[serde(default)]
+    pub corrections: u32,
+    /// On a credit or a re-priced correction: the original transaction id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+pub fn key(gln: &Gln, transaction_id: &str) -> Key {
+    Key::new(keys::tenant(gln, TRANSACTIONS), transaction_id)
+}
+
+/// Fixed-width UTC time, so index sort keys order chronologically as strings.
+pub fn sortable(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl DeliveryRecord {
+    pub fn key(&self) -> Key {
+        key(&self.tenant, &self.transaction_id)
+    }
+
+    /// When the retry timer should look at this record again, if ever.
+    pub fn due_at(&self) -> Option<DateTime<Utc>> {
+        if self.state != DeliveryState::Pending {
+            return None;
+        }
+        match (self.lease_until, self.next_attempt_at) {
+            (Some(l), Some(n)) => Some(l.max(n)),
+            (Some(l), None) => Some(l),
+            (None, n) => n.or(Some(self.created_at)),
+        }
+    }
+
+    pub fn to_item(&self, version: u64) -> Result<Item, StoreError> {
+        let doc = serde_json::to_string(self).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut item = Item::new(self.key(), doc, version);
+        if let Some(due) = self.due_at() {
+            item = item.with_index(
+                DUE_INDEX,
+                format!("{}#{}#{}", sortable(due), self.tenant, self.transaction_id),
+            );
+        }
+        Ok(item)
+    }
+
+    pub fn from_item(item: &Item) -> Result<DeliveryRecord, StoreError> {
+        serde_json::from_str(&item.doc).map_err(|e| {
+            StoreError::Invalid(format!(
+                "delivery record {} is unreadable: {e}",
+                item.key.sk
+            ))
+        })
+    }
+}
