@@ -12,8 +12,8 @@ use axum::routing::post;
 use axum::{Json, Router};
 use base64::Engine;
 use serde_json::{json, Map, Value};
-use ucc_shared::context::Ctx;
 use ucc_shared::contract::{self, InboundMessage};
+use ucc_shared::delivery::{intake, reconcile, sweep, Deliverer};
 
 /// The binding name our function.json gives the Service Bus trigger.
 pub const BINDING: &str = "message";
@@ -110,9 +110,9 @@ fn answer(status: StatusCode, logs: Vec<String>, ret: Value) -> Response {
         .into_response()
 }
 
-async fn contract_events(State(ctx): State<Arc<Ctx>>, body: Bytes) -> Response {
+async fn contract_events(State(d): State<Arc<Deliverer>>, body: Bytes) -> Response {
     let msg = decode_invocation(&body);
-    match contract::handle(&ctx, &msg).await {
+    match contract::handle(&d.ctx, &msg).await {
         Ok(handled) => {
             let line = format!(
                 "{}: {}",
@@ -136,11 +136,77 @@ async fn contract_events(State(ctx): State<Arc<Ctx>>, body: Bytes) -> Response {
     }
 }
 
+async fn session_completed(State(d): State<Arc<Deliverer>>, body: Bytes) -> Response {
+    let msg = decode_invocation(&body);
+    match intake::handle(&d, &msg).await {
+        Ok(handled) => {
+            let line = format!(
+                "{}: {}",
+                handled.outcome.name(),
+                handled.outcome.reason().unwrap_or_default()
+            );
+            answer(
+                StatusCode::OK,
+                vec![line],
+                serde_json::to_value(&handled).unwrap_or(Value::Null),
+            )
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "session event will be redelivered");
+            answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                vec![format!("retry: {e}")],
+                Value::Null,
+            )
+        }
+    }
+}
+
+/// Timer trigger: the invocation body only carries schedule metadata.
+async fn delivery_retry(State(d): State<Arc<Deliverer>>) -> Response {
+    match sweep::sweep(&d).await {
+        Ok(report) => answer(
+            StatusCode::OK,
+            vec![format!(
+                "due {}, delivered {}, pending {}, rejected {}",
+                report.due, report.delivered, report.pending, report.rejected
+            )],
+            serde_json::to_value(&report).unwrap_or(Value::Null),
+        ),
+        Err(e) => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            vec![format!("delivery-retry failed: {e}")],
+            Value::Null,
+        ),
+    }
+}
+
+async fn reconciliation(State(d): State<Arc<Deliverer>>) -> Response {
+    match reconcile::run_all(&d.ctx).await {
+        Ok(report) => answer(
+            StatusCode::OK,
+            vec![format!(
+                "{} open reconciliation entries",
+                report.open_entries
+            )],
+            serde_json::to_value(&report).unwrap_or(Value::Null),
+        ),
+        Err(e) => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            vec![format!("reconciliation failed: {e}")],
+            Value::Null,
+        ),
+    }
+}
+
 /// Routes of the function triggers. The admin API is merged in by the caller.
-pub fn router(ctx: Arc<Ctx>) -> Router {
+pub fn router(d: Arc<Deliverer>) -> Router {
     Router::new()
         .route("/contract-events", post(contract_events))
-        .with_state(ctx)
+        .route("/session-completed", post(session_completed))
+        .route("/delivery-retry", post(delivery_retry))
+        .route("/reconciliation", post(reconciliation))
+        .with_state(d)
 }
 
 #[cfg(test)]

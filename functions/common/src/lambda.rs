@@ -1,9 +1,12 @@
-//! AWS Lambda adapters: an SQS batch (answering `batchItemFailures`) or a bare message body.
+//! AWS Lambda adapters: SQS batches (answering `batchItemFailures`), a bare message body,
+//! or an EventBridge schedule for the timers.
+
+use std::future::Future;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use serde_json::Value;
-use ucc_shared::context::Ctx;
 use ucc_shared::contract::{self, InboundMessage};
+use ucc_shared::delivery::{intake, reconcile, sweep, Deliverer};
 
 /// The Lambda error type: anything returned as `Err` makes Lambda retry the invocation.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -18,9 +21,15 @@ fn is_sqs_batch(event: &Value) -> bool {
         })
 }
 
-/// contract-events: each SQS record is one Service Bus message body (forwarded by a bridge);
-/// a transient failure reports just that record so only it is redelivered.
-pub async fn contract_events(ctx: &Ctx, event: Value) -> Result<Value, Error> {
+/// Runs `handle` for each message; a transient failure reports just that record so only it
+/// is redelivered. A bare (non-SQS) event is one message, and a failure fails the call.
+async fn each_message<F, Fut, T, E>(event: Value, handle: F) -> Result<Value, Error>
+where
+    F: Fn(InboundMessage) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    T: serde::Serialize,
+    E: std::fmt::Display + Into<Error>,
+{
     if is_sqs_batch(&event) {
         let batch: SqsEvent = serde_json::from_value(event)?;
         let mut failures = Vec::new();
@@ -31,8 +40,8 @@ pub async fn contract_events(ctx: &Ctx, event: Value) -> Result<Value, Error> {
                 properties: serde_json::to_value(&record.message_attributes).unwrap_or(Value::Null),
                 message_id: record.message_id.clone(),
             };
-            if let Err(e) = contract::handle(ctx, &msg).await {
-                tracing::warn!(message_id = %id, error = %e, "contract event will be retried");
+            if let Err(e) = handle(msg).await {
+                tracing::warn!(message_id = %id, error = %e, "message will be retried");
                 failures.push(BatchItemFailure {
                     item_identifier: id,
                 });
@@ -47,6 +56,29 @@ pub async fn contract_events(ctx: &Ctx, event: Value) -> Result<Value, Error> {
         Value::String(s) => s.into_bytes(),
         other => serde_json::to_vec(&other)?,
     };
-    let handled = contract::handle(ctx, &InboundMessage::from_body(body)).await?;
+    let handled = handle(InboundMessage::from_body(body))
+        .await
+        .map_err(Into::into)?;
     Ok(serde_json::to_value(handled)?)
+}
+
+pub async fn contract_events(ctx: &ucc_shared::context::Ctx, event: Value) -> Result<Value, Error> {
+    each_message(
+        event,
+        |msg| async move { contract::handle(ctx, &msg).await },
+    )
+    .await
+}
+
+pub async fn session_completed(d: &Deliverer, event: Value) -> Result<Value, Error> {
+    each_message(event, |msg| async move { intake::handle(d, &msg).await }).await
+}
+
+/// EventBridge Scheduler invocation: the event content does not matter.
+pub async fn delivery_retry(d: &Deliverer) -> Result<Value, Error> {
+    Ok(serde_json::to_value(sweep::sweep(d).await?)?)
+}
+
+pub async fn reconciliation(d: &Deliverer) -> Result<Value, Error> {
+    Ok(serde_json::to_value(reconcile::run_all(&d.ctx).await?)?)
 }

@@ -46,9 +46,65 @@ enum Command {
     Logs(cmd::logs::LogsArgs),
     /// Run all functions in one process as an Azure Functions custom handler.
     Serve(cmd::serve::ServeArgs),
+    /// Deliveries to Utility Cloud.
+    #[command(subcommand)]
+    Deliveries(DeliveriesCmd),
+    /// Credit a delivered transaction in full (new transaction <id>-C<n>).
+    Credit {
+        transaction_id: String,
+        #[arg(long)]
+        reason: Option<String>,
+        /// Needed only when the id exists in more than one tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Credit a delivered transaction and deliver it re-priced (<id>-C<n> then <id>-R<n>).
+    Correct {
+        transaction_id: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revenue-share reconciliation entries of a tenant.
+    Reconcile {
+        #[arg(long)]
+        tenant: String,
+        /// RFC 3339 time or an age such as 7d.
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Load DIR/tenants/*.json, process DIR/events/*.json in file-name order, print a report.
     RunScenario {
         dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeliveriesCmd {
+    /// List a tenant's deliveries, oldest first.
+    List {
+        #[arg(long)]
+        tenant: String,
+        /// pending, delivered or rejected.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Attempt a delivery now (a rejected one goes back to pending after you fixed the cause).
+    Retry {
+        id: String,
+        #[arg(long)]
+        tenant: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -161,6 +217,51 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Parked(ParkedCmd::Replay { id, json }) => {
             cmd::parked::replay(&store, &id, json).await
         }
+        Command::Deliveries(DeliveriesCmd::List {
+            tenant,
+            state,
+            json,
+        }) => cmd::deliveries::list(&store, &tenant, state.as_deref(), json).await,
+        Command::Deliveries(DeliveriesCmd::Retry { id, tenant, json }) => {
+            cmd::deliveries::retry(&store, tenant.as_deref(), &id, json).await
+        }
+        Command::Credit {
+            transaction_id,
+            reason,
+            tenant,
+            json,
+        } => {
+            cmd::deliveries::credit(
+                &store,
+                tenant.as_deref(),
+                &transaction_id,
+                reason,
+                false,
+                json,
+            )
+            .await
+        }
+        Command::Correct {
+            transaction_id,
+            reason,
+            tenant,
+            json,
+        } => {
+            cmd::deliveries::credit(
+                &store,
+                tenant.as_deref(),
+                &transaction_id,
+                reason,
+                true,
+                json,
+            )
+            .await
+        }
+        Command::Reconcile {
+            tenant,
+            since,
+            json,
+        } => cmd::deliveries::reconcile(&store, &tenant, since.as_deref(), json).await,
         Command::Logs(args) => cmd::logs::run(&store, &args).await,
         Command::Serve(args) => cmd::serve::run(&store, &args).await,
         Command::RunScenario { dir, json } => cmd::scenario::run(&store, &dir, json).await,

@@ -53,9 +53,15 @@ impl Failure {
 }
 
 pub fn run(args: &PriceArgs) -> ExitCode {
+    run_with_tenant(args, None)
+}
+
+/// As [`run`], with the tenant already resolved by the caller (e.g. `--tenant GLN` looked up
+/// in the store); it then takes precedence over reading `--tenant` as a file.
+pub fn run_with_tenant(args: &PriceArgs, tenant: Option<TenantPricing>) -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    match run_to(args, &mut out) {
+    match run_to(args, tenant, &mut out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(msg)) => {
             let one_line = msg.replace(['\n', '\r'], " ");
@@ -65,7 +71,11 @@ pub fn run(args: &PriceArgs) -> ExitCode {
     }
 }
 
-fn run_to(args: &PriceArgs, out: &mut dyn Write) -> Result<(), Failure> {
+fn run_to(
+    args: &PriceArgs,
+    tenant: Option<TenantPricing>,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
     let inputs = [
         args.cdr.is_some(),
         args.cdrs.is_some(),
@@ -98,7 +108,7 @@ fn run_to(args: &PriceArgs, out: &mut dyn Write) -> Result<(), Failure> {
         }
         Ok(())
     } else if let Some(path) = &args.session {
-        price_session_file(path, tariffs, args, out)
+        price_session_file(path, tariffs, tenant, args, out)
     } else {
         Ok(())
     }
@@ -192,11 +202,14 @@ fn render(
     }
 }
 
-/// The tenant fields pricing needs, read straight from a tenant config file (camelCase).
-struct TenantPricing {
-    settings: InvoiceSettings,
-    tariffs: Vec<Tariff>,
-    site_tariffs: BTreeMap<String, String>,
+/// The tenant fields pricing needs. `--tenant FILE.json` reads them straight from a tenant
+/// config file (camelCase); a caller that resolves tenants elsewhere builds one itself.
+#[derive(Clone, Debug)]
+pub struct TenantPricing {
+    pub settings: InvoiceSettings,
+    pub tariffs: Vec<Tariff>,
+    /// Site id (as a string, as in the tenant JSON) → tariff id.
+    pub site_tariffs: BTreeMap<String, String>,
 }
 
 fn load_tenant(spec: &str) -> Result<TenantPricing, Failure> {
@@ -288,15 +301,17 @@ fn load_tenant(spec: &str) -> Result<TenantPricing, Failure> {
 fn price_session_file(
     path: &Path,
     tariffs: Option<Vec<Tariff>>,
+    resolved: Option<TenantPricing>,
     args: &PriceArgs,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
     let bytes = std::fs::read(path).map_err(|e| Failure::at(path, e))?;
     let session = SessionCompleted::from_json(&bytes).map_err(|e| Failure::at(path, e))?;
     let mut notes = Vec::new();
-    let tenant = match &args.tenant {
-        Some(spec) => Some(load_tenant(spec)?),
-        None => {
+    let tenant = match (resolved, &args.tenant) {
+        (Some(t), _) => Some(t),
+        (None, Some(spec)) => Some(load_tenant(spec)?),
+        (None, None) => {
             notes.push(
                 "no --tenant: invoice uses the defaults NOK, 25% VAT, prices excl. VAT, Europe/Oslo"
                     .to_owned(),

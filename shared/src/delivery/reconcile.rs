@@ -91,3 +91,23 @@ pub async fn refresh(store: &dyn Store, cfg: &TenantConfig) -> Result<usize, Sto
     }
     Ok(entries.len())
 }
+
+/// Summary of one reconciliation timer run.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconciliationReport {
+    pub tenants: usize,
+    pub open_entries: usize,
+}
+
+/// The reconciliation timer: refresh every tenant's entries.
+pub async fn run_all(ctx: &crate::context::Ctx) -> Result<ReconciliationReport, StoreError> {
+    let mut report = ReconciliationReport::default();
+    for t in crate::registry::list(ctx.store.as_ref()).await? {
+        if let Some(cfg) = ctx.tenant(&t.gln).await? {
+            report.tenants += 1;
+            report.open_entries += refresh(ctx.store.as_ref(), &cfg).await?;
+        }
+    }
+    Ok(report)
+}

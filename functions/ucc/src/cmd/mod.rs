@@ -1,5 +1,6 @@
 //! One module per command group; each opens the store, calls the core, prints.
 
+pub mod deliveries;
 pub mod drivers;
 pub mod logs;
 pub mod parked;
@@ -19,6 +20,10 @@ pub async fn ctx(store: &str) -> Result<Arc<Ctx>, String> {
         .await
         .map_err(|e| e.to_string())?;
     Ok(Arc::new(Ctx::new(store)))
+}
+
+pub async fn deliverer(store: &str) -> Result<Arc<ucc_shared::delivery::Deliverer>, String> {
+    ucc_functions::env::deliverer(ctx(store).await?)
 }
 
 pub fn gln(raw: &str) -> Result<Gln, String> {

@@ -1,5 +1,6 @@
 use ucc_shared::contract;
-use ucc_shared::parked::{self, ParkedMessage};
+use ucc_shared::delivery::intake;
+use ucc_shared::parked::{self, MessageKind, ParkedMessage};
 
 use super::{ctx, gln, CmdResult};
 use crate::output::{print_json, table};
@@ -85,16 +86,39 @@ pub async fn show(store: &str, id: &str, json: bool) -> CmdResult {
 }
 
 pub async fn replay(store: &str, id: &str, json: bool) -> CmdResult {
-    let ctx = ctx(store).await?;
-    let handled = contract::replay(&ctx, id)
+    let d = super::deliverer(store).await?;
+    let p = parked::get(d.ctx.store.as_ref(), id)
         .await
-        .map_err(|e| format!("replay of {id} failed, it stays parked: {e}"))??;
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no parked message with id {id:?}"))?;
+    let (name, reason, value) = match p.kind {
+        MessageKind::Contract => {
+            let h = contract::replay(&d.ctx, id)
+                .await
+                .map_err(|e| format!("replay of {id} failed, it stays parked: {e}"))??;
+            (
+                h.outcome.name(),
+                h.outcome.reason(),
+                serde_json::to_value(&h),
+            )
+        }
+        MessageKind::Session => {
+            let h = intake::replay(&d, &p)
+                .await
+                .map_err(|e| format!("replay of {id} failed, it stays parked: {e}"))??;
+            (
+                h.outcome.name(),
+                h.outcome.reason(),
+                serde_json::to_value(&h),
+            )
+        }
+    };
     if json {
-        return print_json(&handled);
+        return print_json(&value.map_err(|e| e.to_string())?);
     }
-    match handled.outcome.reason() {
-        Some(r) => println!("{id}: {} ({r})", handled.outcome.name()),
-        None => println!("{id}: {}", handled.outcome.name()),
+    match reason {
+        Some(r) => println!("{id}: {name} ({r})"),
+        None => println!("{id}: {name}"),
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 use std::net::SocketAddr;
 
-use super::{ctx, CmdResult};
+use std::time::Duration;
+
+use super::CmdResult;
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -30,12 +32,15 @@ fn port(a: &ServeArgs) -> Result<u16, String> {
 
 pub async fn run(store: &str, a: &ServeArgs) -> CmdResult {
     ucc_functions::telemetry::init();
-    let ctx = ctx(store).await?;
+    let d = super::deliverer(store).await?;
     let addr = SocketAddr::new(a.bind, port(a)?);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let app = ucc_functions::azure::router(ctx);
+    if !a.no_timers {
+        spawn_timers(d.clone());
+    }
+    let app = ucc_functions::azure::router(d);
     tracing::info!(%addr, timers = !a.no_timers, "ucc serve listening");
     eprintln!("ucc serve: listening on http://{addr}");
     axum::serve(listener, app)
@@ -44,4 +49,40 @@ pub async fn run(store: &str, a: &ServeArgs) -> CmdResult {
         })
         .await
         .map_err(|e| format!("server failed: {e}"))
+}
+
+/// The timers the cloud platforms run for us (EventBridge / timerTrigger), in-process.
+fn spawn_timers(d: std::sync::Arc<ucc_shared::delivery::Deliverer>) {
+    let every = std::env::var("UCC_RETRY_INTERVAL_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(60)
+        .max(1);
+    let retry = d.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(every));
+        loop {
+            tick.tick().await;
+            match ucc_shared::delivery::sweep::sweep(&retry).await {
+                Ok(r) if r.due > 0 => tracing::info!(
+                    due = r.due,
+                    delivered = r.delivered,
+                    pending = r.pending,
+                    rejected = r.rejected,
+                    "delivery-retry"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "delivery-retry sweep failed"),
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(24 * 3600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = ucc_shared::delivery::reconcile::run_all(&d.ctx).await {
+                tracing::warn!(error = %e, "reconciliation failed");
+            }
+        }
+    });
 }

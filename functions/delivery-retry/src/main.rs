@@ -1,0 +1,15 @@
+//! Lambda `bootstrap` for the delivery-retry timer (EventBridge Scheduler, every minute).
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    ucc_functions::telemetry::init();
+    let d = ucc_functions::env::deliverer_from_env().await?;
+    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| {
+        let d = d.clone();
+        async move { ucc_functions::lambda::delivery_retry(&d).await }
+    }))
+    .await
+}

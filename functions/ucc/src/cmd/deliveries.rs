@@ -1,0 +1,210 @@
+//! Deliveries (`ucc deliveries`), credits, corrections and revenue-share reconciliation.
+
+use ucc_shared::delivery::record::{DeliveryRecord, DeliveryState, TRANSACTIONS};
+use ucc_shared::delivery::{self, credit, reconcile};
+use ucc_shared::keys;
+use ucc_shared::store::{Condition, Query, SkRange};
+
+use super::{deliverer, gln, CmdResult};
+use crate::output::{print_json, table};
+
+fn view(r: &DeliveryRecord) -> serde_json::Value {
+    serde_json::json!({
+        "transactionId": r.transaction_id,
+        "tenant": r.tenant,
+        "kind": r.kind,
+        "state": r.state,
+        "attempts": r.attempts,
+        "waitingForAuth": r.waiting_for_auth,
+        "nextAttemptAt": r.next_attempt_at,
+        "lastResult": r.last_result,
+        "lastStatus": r.last_status,
+        "lastResponse": r.last_response,
+        "createdAt": r.created_at,
+        "deliveredAt": r.delivered_at,
+        "accountingPoint": r.accounting_point,
+        "creditOf": r.credit_of,
+        "creditedBy": r.credited_by,
+        "payload": r.payload,
+    })
+}
+
+pub async fn list(store: &str, tenant: &str, state: Option<&str>, json: bool) -> CmdResult {
+    let g = gln(tenant)?;
+    let wanted = state
+        .map(|s| {
+            DeliveryState::parse(s)
+                .ok_or_else(|| format!("--state {s:?}: use pending, delivered or rejected"))
+        })
+        .transpose()?;
+    let d = deliverer(store).await?;
+    let mut q = Query {
+        pk: keys::tenant(&g, TRANSACTIONS),
+        range: SkRange::Between(" ".into(), "\u{10FFFF}".into()),
+        descending: false,
+        limit: 200,
+        cursor: None,
+    };
+    let mut out = Vec::new();
+    loop {
+        let page = d.ctx.store.query(&q).await.map_err(|e| e.to_string())?;
+        out.extend(
+            page.items
+                .iter()
+                .filter_map(|i| DeliveryRecord::from_item(i).ok())
+                .filter(|r| wanted.is_none_or(|w| r.state == w)),
+        );
+        match page.next {
+            Some(c) => q.cursor = Some(c),
+            None => break,
+        }
+    }
+    out.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+    if json {
+        return print_json(&out.iter().map(view).collect::<Vec<_>>());
+    }
+    let rows: Vec<Vec<String>> = out
+        .iter()
+        .map(|r| {
+            vec![
+                r.transaction_id.clone(),
+                r.state.as_str().into(),
+                r.kind.action().into(),
+                r.attempts.to_string(),
+                r.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                r.last_result.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &[
+                "TRANSACTION",
+                "STATE",
+                "ENDPOINT",
+                "ATTEMPTS",
+                "CREATED (UTC)",
+                "LAST RESULT"
+            ],
+            &rows
+        )
+    );
+    Ok(())
+}
+
+/// Re-drives one delivery now: a rejected one goes back to pending first.
+pub async fn retry(store: &str, tenant: Option<&str>, id: &str, json: bool) -> CmdResult {
+    let tenant = tenant.map(gln).transpose()?;
+    let d = deliverer(store).await?;
+    let (mut rec, version) = credit::find(&d, tenant.as_ref(), id)
+        .await
+        .map_err(|e| e.to_string())?;
+    if rec.state == DeliveryState::Delivered {
+        return Err(format!(
+            "{id} is already delivered; to undo it, use ucc credit {id}"
+        ));
+    }
+    if rec.state == DeliveryState::Rejected {
+        rec.state = DeliveryState::Pending;
+        rec.next_attempt_at = Some(d.ctx.now());
+        rec.updated_at = d.ctx.now();
+        d.ctx
+            .store
+            .put(
+                rec.to_item(version + 1).map_err(|e| e.to_string())?,
+                Condition::Version(version),
+            )
+            .await
+            .map_err(|e| format!("{id} changed meanwhile, try again ({e})"))?;
+    } else {
+        rec.next_attempt_at = Some(d.ctx.now());
+    }
+    let done = delivery::deliver(&d, &rec.key())
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{id} is being delivered by another instance right now"))?;
+    if json {
+        return print_json(&view(&done));
+    }
+    println!(
+        "{id}: {} ({})",
+        done.state.as_str(),
+        done.last_result.unwrap_or_default()
+    );
+    Ok(())
+}
+
+pub async fn credit(
+    store: &str,
+    tenant: Option<&str>,
+    id: &str,
+    reason: Option<String>,
+    correct: bool,
+    json: bool,
+) -> CmdResult {
+    let tenant = tenant.map(gln).transpose()?;
+    let d = deliverer(store).await?;
+    let result = if correct {
+        credit::correct(&d, tenant.as_ref(), id, reason).await
+    } else {
+        credit::credit(&d, tenant.as_ref(), id, reason).await
+    }
+    .map_err(|e| e.to_string())?;
+    if json {
+        return print_json(&result);
+    }
+    for h in std::iter::once(&result.credit).chain(result.correction.as_ref()) {
+        println!(
+            "{}: {}{}",
+            h.transaction_id.clone().unwrap_or_default(),
+            h.outcome.name(),
+            h.outcome
+                .reason()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+pub async fn reconcile(store: &str, tenant: &str, since: Option<&str>, json: bool) -> CmdResult {
+    let g = gln(tenant)?;
+    let since = since
+        .map(|s| super::logs::parse_time(s, chrono::Utc::now()))
+        .transpose()?;
+    let d = deliverer(store).await?;
+    let entries = reconcile::list(d.ctx.store.as_ref(), &g, since)
+        .await
+        .map_err(|e| e.to_string())?;
+    if json {
+        return print_json(&entries);
+    }
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                e.transaction_id.clone(),
+                e.site_id.to_string(),
+                e.revenue_share_id_now
+                    .map_or("-".into(), |i| format!("{i} (correct it now)")),
+                e.note.clone(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &[
+                "CREATED (UTC)",
+                "TRANSACTION",
+                "SITE",
+                "REVENUE SHARE ID NOW",
+                "NOTE"
+            ],
+            &rows
+        )
+    );
+    Ok(())
+}
