@@ -7,3 +7,6 @@ pub mod azure;
 pub mod env;
 pub mod lambda;
 pub mod telemetry;
+/// Local Utility Cloud + Entra stand-in for end-to-end tests and `ucc run-scenario`; never
+/// part of a deployed function's request path.
+pub mod uc_standin;
