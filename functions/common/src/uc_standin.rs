@@ -192,6 +192,16 @@ impl StandIn {
         self.shared.lock().meter_series.clone()
     }
 
+    /// The accepted meter value series for this transaction id.
+    pub fn meter_series(&self, transaction_id: &str) -> Option<Value> {
+        let inner = self.shared.lock();
+        inner
+            .meter_series_index
+            .get(transaction_id)
+            .and_then(|i| inner.meter_series.get(*i))
+            .cloned()
+    }
+
     /// Every POST (transaction or meter values) carrying this id, whatever the answer.
     pub fn post_attempts(&self, transaction_id: &str) -> usize {
         self.shared
@@ -1159,6 +1169,20 @@ mod tests {
         let errs = errors(&v, &body);
         assert_eq!(errs.len(), 2, "{errs:?}");
         assert!(errs.iter().any(|e| e.starts_with("/totalVat")));
+    }
+
+    #[test]
+    fn published_schemas_are_valid_2020_12_schemas() {
+        for text in [TRANSACTION_SCHEMA, METER_VALUES_SCHEMA] {
+            let schema: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(
+                schema["$schema"],
+                "https://json-schema.org/draft/2020-12/schema"
+            );
+            jsonschema::meta::validate(&schema).unwrap();
+            // A plain validator (no custom keyword) accepts them too: publishable as is.
+            jsonschema::validator_for(&schema).unwrap();
+        }
     }
 
     /// Why the schemas do not use `multipleOf`: jsonschema divides in f64.

@@ -710,6 +710,8 @@ async fn meter_value_series_are_checked_and_kept() {
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(echoed, spec_series());
     assert_eq!(s.accepted_meter_series(), vec![spec_series()]);
+    assert_eq!(s.meter_series("88812345"), Some(spec_series()));
+    assert_eq!(s.meter_series("other"), None);
     assert_eq!(
         post_mv(&s, &http, &bearer, &spec_series()).await.0,
         StatusCode::CONFLICT
