@@ -1,4 +1,5 @@
 //! Shared helpers for the end-to-end tests in `tests/tests/`.
 
 pub mod backends;
+pub mod delivery_env;
 pub mod fixtures;
