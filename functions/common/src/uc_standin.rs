@@ -486,7 +486,10 @@ async fn serve_one(
         let answer = match call {
             Err(status) => Answer::new(
                 status,
-                json!({"error": "not_found", "message": format!("{method} {path} is not a route of this stand-in")}),
+                json!({
+                    "error": if status == StatusCode::METHOD_NOT_ALLOWED { "method_not_allowed" } else { "not_found" },
+                    "message": format!("{method} {path} is not a route of this stand-in"),
+                }),
             ),
             Ok(call) => decide(
                 &shared.validators,
