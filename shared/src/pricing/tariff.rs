@@ -713,9 +713,11 @@ mod tests {
         assert!(err(&v).starts_with("elements[1].restrictions.start_time"));
     }
 
+    type Case = (fn(&mut Value), &'static str);
+
     #[test]
     fn refuses_bad_content_with_paths() {
-        let cases: Vec<(fn(&mut Value), &str)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 |v| v["elements"][0]["price_components"][0]["price"] = json!(-1),
                 "elements[0].price_components[0].price: -1 is negative",

@@ -10,12 +10,12 @@ use chrono_tz::Tz;
 pub enum ZoneError {
     #[error("\"{0}\" is not an IANA time zone such as Europe/Oslo")]
     UnknownZone(String),
-    #[error("country \"{0}\" spans several time zones; give the zone explicitly")]
+    #[error("country \"{0}\" spans several time zones; pass the zone explicitly (--tz)")]
     SeveralZones(String),
     #[error("\"{0}\" is not a known ISO 3166-1 country code (alpha-2 or alpha-3)")]
     UnknownCountry(String),
     #[error(
-        "no time zone: give one explicitly, or cdr_location.time_zone or cdr_location.country"
+        "no time zone: pass --tz ZONE, or give cdr_location.time_zone or cdr_location.country"
     )]
     Missing,
 }

@@ -272,12 +272,15 @@ fn opt_string(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, Fie
 fn opt_int(obj: &Map<String, Value>, key: &str) -> Result<Option<i64>, FieldError> {
     field(obj, key)
         .map(|v| {
-            v.as_i64().ok_or_else(|| {
-                FieldError::new(
-                    &JsonPath::root().key(key),
-                    format!("{} is not an integer", show(v)),
-                )
-            })
+            // eMabler sends numbers; a numeric string is the same id, not a reason to park.
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse::<i64>().ok()))
+                .ok_or_else(|| {
+                    FieldError::new(
+                        &JsonPath::root().key(key),
+                        format!("{} is not an integer", show(v)),
+                    )
+                })
         })
         .transpose()
 }

@@ -1,0 +1,133 @@
+//! Pricing throughput, JSON parsing of the session included (the work a session-completed
+//! handler does per event). Reproduce: `cargo bench -p ucc-shared --bench pricing`.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use serde_json::{json, Value};
+use ucc_shared::pricing::{parse_tariff, price_session, InvoiceSettings, Tariff};
+use ucc_shared::session::SessionCompleted;
+
+fn tariff(v: Value) -> Tariff {
+    match parse_tariff(&v) {
+        Ok(t) => t,
+        Err(e) => panic!("bench tariff: {e}"),
+    }
+}
+
+fn simple_tariff() -> Tariff {
+    tariff(
+        json!({"id": "S", "currency": "NOK", "elements": [{"price_components": [
+            {"type": "FLAT", "price": 5, "vat": 25, "step_size": 0},
+            {"type": "ENERGY", "price": "2.35", "vat": 25, "step_size": 1}
+        ]}]}),
+    )
+}
+
+fn time_of_day_tariff() -> Tariff {
+    tariff(json!({"id": "TOD", "currency": "NOK", "elements": [
+        {"price_components": [{"type": "ENERGY", "price": "1.10", "vat": 25, "step_size": 1}],
+         "restrictions": {"start_time": "22:00", "end_time": "06:00"}},
+        {"price_components": [{"type": "ENERGY", "price": "3.20", "vat": 25, "step_size": 1}],
+         "restrictions": {"start_time": "16:00", "end_time": "20:00", "day_of_week": ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY"]}},
+        {"price_components": [{"type": "ENERGY", "price": "2.00", "vat": 25, "step_size": 1}],
+         "restrictions": {"max_kwh": 40}},
+        {"price_components": [{"type": "ENERGY", "price": "2.50", "vat": 25, "step_size": 1},
+                              {"type": "PARKING_TIME", "price": 30, "vat": 25, "step_size": 300},
+                              {"type": "FLAT", "price": 5, "vat": 25, "step_size": 0}]}
+    ]}))
+}
+
+fn single_period_session() -> Vec<u8> {
+    json!({
+        "customerId": "emb-cust-0042", "transactionId": 88812345, "chargerId": "EMB-0001234",
+        "socketId": 1, "siteId": 1042, "authorizedIdTag": "v:7K2M9QXR4T8B3N5P",
+        "timestampStart": "2026-11-20T16:42:10Z", "timestampEnd": "2026-11-20T21:03:55Z",
+        "meterReadStartWh": 1523400, "meterReadEndWh": 1546150
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn twelve_period_session() -> Vec<u8> {
+    let periods: Vec<Value> = (0..12)
+        .map(|h| {
+            json!({"start_date_time": format!("2026-11-20T{:02}:00:00Z", 10 + h),
+                   "dimensions": [{"type": "ENERGY", "volume": "3.125"}, {"type": "TIME", "volume": 1}]})
+        })
+        .collect();
+    json!({
+        "customerId": "emb-cust-0042", "transactionId": "88812346", "siteId": 1042,
+        "authorizedIdTag": "v:7K2M9QXR4T8B3N5P",
+        "timestampStart": "2026-11-20T10:00:00Z", "timestampEnd": "2026-11-20T22:00:00Z",
+        "meterReadStartWh": 1000000, "meterReadEndWh": 1037500,
+        "chargingPeriods": periods
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn meter_value_session() -> Vec<u8> {
+    // 24 h from 12:00Z with a reading every 15 min (96 intervals), charging in the evening
+    // and night, parked in the morning.
+    let mut wh = 2_000_000u64;
+    let mut mvs = Vec::new();
+    for i in 1..96u64 {
+        if i < 60 {
+            wh += 700 + (i % 7) * 50;
+        }
+        let minutes = 12 * 60 + i * 15;
+        mvs.push(json!({"timestamp": format!("2026-11-{:02}T{:02}:{:02}:00Z", 20 + minutes / 1440, (minutes % 1440) / 60, minutes % 60), "energyWh": wh}));
+    }
+    json!({
+        "customerId": "emb-cust-0042", "transactionId": "88812347", "siteId": 1042,
+        "authorizedIdTag": "v:7K2M9QXR4T8B3N5P",
+        "timestampStart": "2026-11-20T12:00:00Z", "timestampEnd": "2026-11-21T12:00:00Z",
+        "meterReadStartWh": 2000000, "meterReadEndWh": wh,
+        "meterValues": mvs
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn bench(c: &mut Criterion) {
+    let settings = InvoiceSettings::default();
+    let cases = [
+        ("single_period", single_period_session(), simple_tariff()),
+        (
+            "12_periods_time_of_day",
+            twelve_period_session(),
+            time_of_day_tariff(),
+        ),
+        (
+            "96_meter_values_split",
+            meter_value_session(),
+            time_of_day_tariff(),
+        ),
+    ];
+    let mut g = c.benchmark_group("price_session");
+    g.throughput(Throughput::Elements(1));
+    for (name, body, t) in &cases {
+        // fail loudly if a case does not price, instead of timing an error path
+        let s = SessionCompleted::from_json(body).map_err(|e| e.to_string());
+        let q = s.and_then(|s| price_session(&s, t, &settings).map_err(|e| e.to_string()));
+        match q {
+            Ok(q) => eprintln!(
+                "{name}: {} periods, {} NOK",
+                q.ocpi.periods.len(),
+                q.invoice.total_cost_incl_vat
+            ),
+            Err(e) => panic!("{name}: {e}"),
+        }
+        g.bench_function(*name, |b| {
+            b.iter(|| {
+                let s = SessionCompleted::from_json(black_box(body));
+                s.map(|s| price_session(&s, t, &settings).map(|q| q.invoice.total_cost_incl_vat))
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
