@@ -14,8 +14,6 @@ use rust_decimal::Decimal;
 
 use super::tariff::Tariff;
 
-const NANOS_PER_SEC: i64 = 1_000_000_000;
-
 /// One period as the engine sees it. Volumes are `None` when the period does not have that
 /// dimension at all (OCPI: the dimension is absent), which matters for step-size placement.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -36,8 +34,9 @@ pub struct ChargingPeriod {
 
 pub fn secs_between(a: DateTime<Utc>, b: DateTime<Utc>) -> Decimal {
     let d = b - a;
+    // Scaling by 9 places instead of dividing: exact, and much cheaper on the hot path.
     match d.num_nanoseconds() {
-        Some(n) => Decimal::from(n) / Decimal::from(NANOS_PER_SEC),
+        Some(n) => Decimal::new(n, 9).normalize(),
         None => Decimal::from(d.num_seconds()),
     }
 }
@@ -55,8 +54,8 @@ pub fn derive_periods(readings: &[Reading], tariff: &Tariff, tz: Tz) -> Vec<Char
     let Some(first) = readings.first() else {
         return Vec::new();
     };
-    let session_start = first.at;
-    let cuts = CutPlan::new(tariff);
+    let session_end = readings.last().map_or(first.at, |r| r.at);
+    let cuts = CutPlan::new(tariff, first.at, session_end, tz);
     let mut out = Vec::with_capacity(readings.len());
     let mut points: Vec<Reading> = Vec::new();
     for w in readings.windows(2) {
@@ -65,7 +64,7 @@ pub fn derive_periods(readings: &[Reading], tariff: &Tariff, tz: Tz) -> Vec<Char
             continue;
         }
         points.clear();
-        cuts.cut(a, b, session_start, tz, &mut points);
+        cuts.cut(a, b, &mut points);
         let energy = b.kwh - a.kwh;
         let hours = secs_between(a.at, b.at) / Decimal::from(3600);
         let power = if energy.is_zero() || hours.is_zero() {
@@ -102,79 +101,62 @@ pub fn derive_periods(readings: &[Reading], tariff: &Tariff, tz: Tz) -> Vec<Char
     out
 }
 
-/// What the tariff makes worth cutting at; computed once per pricing.
+/// What the tariff makes worth cutting at, computed once per session: the instants where a
+/// time-based outcome can change (local times of day, local midnight, offset changes,
+/// duration thresholds), and the kWh thresholds (placed per meter interval).
 struct CutPlan {
-    times: Vec<NaiveTime>,
-    local_time_matters: bool,
+    instants: Vec<DateTime<Utc>>,
     kwh: Vec<Decimal>,
-    durations: Vec<u64>,
 }
 
 impl CutPlan {
-    fn new(tariff: &Tariff) -> Self {
+    fn new(tariff: &Tariff, start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz) -> Self {
         let mut times = tariff.time_boundaries();
         if tariff.has_day_restrictions() && !times.contains(&NaiveTime::MIN) {
             times.push(NaiveTime::MIN);
         }
+        let mut instants = Vec::new();
+        if !times.is_empty() {
+            instants.extend(local_cuts(&times, start, end, tz));
+            instants.extend(offset_transitions(start, end, tz));
+        }
+        for d in tariff.duration_boundaries() {
+            let t = i64::try_from(d)
+                .ok()
+                .and_then(TimeDelta::try_seconds)
+                .and_then(|dt| start.checked_add_signed(dt));
+            if let Some(t) = t {
+                instants.push(t);
+            }
+        }
+        instants.retain(|t| start < *t && *t < end);
+        instants.sort();
+        instants.dedup();
         Self {
-            local_time_matters: !times.is_empty(),
-            times,
+            instants,
             kwh: tariff.kwh_boundaries(),
-            durations: tariff.duration_boundaries(),
         }
     }
 
     /// Pushes `a`, every cut strictly inside (a, b) with its interpolated energy, then `b`.
-    fn cut(
-        &self,
-        a: Reading,
-        b: Reading,
-        session_start: DateTime<Utc>,
-        tz: Tz,
-        out: &mut Vec<Reading>,
-    ) {
+    fn cut(&self, a: Reading, b: Reading, out: &mut Vec<Reading>) {
         let span_ns = (b.at - a.at).num_nanoseconds().unwrap_or(i64::MAX);
         let de = b.kwh - a.kwh;
         let energy_at = |t: DateTime<Utc>| -> Decimal {
             let ns = (t - a.at).num_nanoseconds().unwrap_or(0);
-            if span_ns == 0 {
+            if span_ns == 0 || de.is_zero() {
                 return a.kwh;
             }
             a.kwh + de * Decimal::from(ns) / Decimal::from(span_ns)
         };
         out.push(a);
         let inside = |t: &DateTime<Utc>| a.at < *t && *t < b.at;
-        if self.local_time_matters {
-            for t in local_cuts(&self.times, a.at, b.at, tz) {
-                if inside(&t) {
-                    out.push(Reading {
-                        at: t,
-                        kwh: energy_at(t),
-                    });
-                }
-            }
-            for t in offset_transitions(a.at, b.at, tz) {
-                if inside(&t) {
-                    out.push(Reading {
-                        at: t,
-                        kwh: energy_at(t),
-                    });
-                }
-            }
-        }
-        for &d in &self.durations {
-            let Ok(secs) = i64::try_from(d) else { continue };
-            let Some(t) =
-                TimeDelta::try_seconds(secs).and_then(|dt| session_start.checked_add_signed(dt))
-            else {
-                continue;
-            };
-            if inside(&t) {
-                out.push(Reading {
-                    at: t,
-                    kwh: energy_at(t),
-                });
-            }
+        let from = self.instants.partition_point(|t| *t <= a.at);
+        for &t in self.instants[from..].iter().take_while(|t| **t < b.at) {
+            out.push(Reading {
+                at: t,
+                kwh: energy_at(t),
+            });
         }
         if de > Decimal::ZERO {
             for &k in &self.kwh {

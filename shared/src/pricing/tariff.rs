@@ -83,7 +83,14 @@ impl PriceComponent {
     /// Price including this component's VAT (equal to `price` when no VAT applies).
     pub fn incl_vat(&self, excl: Decimal) -> Decimal {
         match self.vat {
-            Some(vat) => excl + excl * vat / Decimal::ONE_HUNDRED,
+            Some(vat) => {
+                // percent → fraction by moving the decimal point (no division)
+                let mut rate = vat;
+                match rate.set_scale(vat.scale() + 2) {
+                    Ok(()) => excl + excl * rate,
+                    Err(_) => excl + excl * vat / Decimal::ONE_HUNDRED,
+                }
+            }
             None => excl,
         }
     }
