@@ -7,10 +7,15 @@ SCENARIO ?= examples/nordlys
 
 .PHONY: run test unit lint fmt bench clean-demo
 
-## run: replay the bundled Nordlys scenario on a fresh local store and print the report
+# The example tenants' secret references; the local UC/Entra stand-in accepts this value.
+DEMO_SECRET ?= demo-secret-not-a-real-one
+
+## run: replay the bundled scenario (contract events, sessions, a credit) on a fresh local
+## store, delivering over real HTTP to a local Utility Cloud + Entra stand-in
 run:
 	rm -rf $(DEMO_STORE)
-	$(CARGO) run --quiet -p ucc -- --store $(DEMO_STORE) run-scenario $(SCENARIO)
+	UCC_SECRET_NORDLYS=$(DEMO_SECRET) UCC_SECRET_SVEA=$(DEMO_SECRET) \
+	  $(CARGO) run --quiet -p ucc -- --store $(DEMO_STORE) run-scenario $(SCENARIO) --uc-standin
 	@echo
 	@echo "Inspect it: cargo run -q -p ucc -- --store $(DEMO_STORE) drivers list --tenant 7080010002488"
 

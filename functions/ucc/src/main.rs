@@ -85,6 +85,10 @@ enum Command {
         dir: PathBuf,
         #[arg(long)]
         json: bool,
+        /// Deliver to a local UC + Entra stand-in started for this run instead of the
+        /// tenants' real endpoints.
+        #[arg(long)]
+        uc_standin: bool,
     },
 }
 
@@ -264,7 +268,11 @@ async fn run(cli: Cli) -> ExitCode {
         } => cmd::deliveries::reconcile(&store, &tenant, since.as_deref(), json).await,
         Command::Logs(args) => cmd::logs::run(&store, &args).await,
         Command::Serve(args) => cmd::serve::run(&store, &args).await,
-        Command::RunScenario { dir, json } => cmd::scenario::run(&store, &dir, json).await,
+        Command::RunScenario {
+            dir,
+            json,
+            uc_standin,
+        } => cmd::scenario::run(&store, &dir, json, uc_standin).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

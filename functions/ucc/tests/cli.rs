@@ -9,12 +9,16 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::{json, Value};
 
+const DEMO_SECRET: &str = "cli-test-secret";
+
 fn ucc(store: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ucc"))
         .arg("--store")
         .arg(store)
         .args(args)
         .env_remove("UCC_STORE")
+        .env("UCC_SECRET_NORDLYS", DEMO_SECRET)
+        .env("UCC_SECRET_SVEA", DEMO_SECRET)
         .output()
         .unwrap_or_else(|e| panic!("cannot run ucc: {e}"))
 }
@@ -41,55 +45,86 @@ fn scenario_dir() -> PathBuf {
 fn run_scenario_reports_every_event_outcome() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = dir.path().join("state");
-    let report = stdout_json(&ucc(
-        &store,
-        &[
-            "run-scenario",
-            scenario_dir().to_str().unwrap_or_default(),
-            "--json",
-        ],
-    ));
-    let got: Vec<(String, String, Option<String>)> = report["events"]
+    let scenario = scenario_dir();
+    let args = [
+        "run-scenario",
+        scenario.to_str().unwrap_or_default(),
+        "--json",
+        "--uc-standin",
+    ];
+    let report = stdout_json(&ucc(&store, &args));
+    let got: Vec<(String, String)> = report["events"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|e| {
-                    (
-                        e["file"].as_str().unwrap_or_default().to_owned(),
-                        e["outcome"].as_str().unwrap_or_default().to_owned(),
-                        e["reason"]
-                            .as_str()
-                            .map(str::to_owned)
-                            .filter(|r| r.starts_with("invalid") || r.starts_with("unknown")),
-                    )
-                })
-                .collect()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let reason = e["reason"].as_str().unwrap_or_default();
+            let outcome = e["outcome"].as_str().unwrap_or_default();
+            let shown = if outcome == "parked" {
+                format!("parked:{reason}")
+            } else {
+                outcome.to_owned()
+            };
+            (e["file"].as_str().unwrap_or_default().to_owned(), shown)
         })
-        .unwrap_or_default();
+        .collect();
     let expected = [
-        ("010-activate-kari-rfid.json", "applied", None),
-        ("020-activate-ola-virtual.json", "applied", None),
-        ("030-activate-ingrid-default-site.json", "applied", None),
-        ("040-update-kari-new-rfid.json", "applied", None),
-        ("050-duplicate-of-ola-activation.json", "duplicate", None),
-        ("060-terminate-ingrid.json", "applied", None),
-        ("070-late-update-ingrid-stale.json", "stale", None),
-        ("080-third-party-contract-filtered.json", "ignored", None),
+        ("010-activate-kari-rfid.json", "applied"),
+        ("020-activate-ola-virtual.json", "applied"),
+        ("030-activate-ingrid-default-site.json", "applied"),
+        ("040-update-kari-new-rfid.json", "applied"),
+        ("050-duplicate-of-ola-activation.json", "duplicate"),
+        ("060-terminate-ingrid.json", "applied"),
+        ("070-late-update-ingrid-stale.json", "stale"),
+        ("072-activate-per-rfid.json", "applied"),
+        ("074-activate-svea-rfid.json", "applied"),
+        ("080-third-party-contract-filtered.json", "ignored"),
         (
             "090-malformed-private-site-id.json",
-            "parked",
-            Some("invalidPrivateSiteId"),
+            "parked:invalidPrivateSiteId",
         ),
-        ("100-unknown-tenant.json", "parked", Some("unknownTenant")),
+        ("100-unknown-tenant.json", "parked:unknownTenant"),
+        ("110-session-kari-borettslag-site.json", "delivered"),
+        (
+            "120-session-per-revenue-shared-site-no-id.json",
+            "delivered",
+        ),
+        ("125-terminate-per.json", "applied"),
+        ("130-session-per-after-termination.json", "delivered"),
+        ("140-session-svea-meter-values.json", "delivered"),
+        ("150-session-unknown-token.json", "ignored"),
+        ("160-credit-per-after-termination.json", "delivered"),
     ];
-    let expected: Vec<(String, String, Option<String>)> = expected
+    let expected: Vec<(String, String)> = expected
         .iter()
-        .map(|(f, o, r)| (f.to_string(), o.to_string(), r.map(str::to_owned)))
+        .map(|(f, o)| (f.to_string(), o.to_string()))
         .collect();
     assert_eq!(got, expected);
-    for e in report["events"].as_array().into_iter().flatten() {
-        assert!(e["kind"] == "contract" || e["kind"] == "session");
-    }
+    // Read back from the stand-in: four invoice lines (one a credit) and one meter series.
+    let uc = &report["utilityCloud"];
+    let ids: Vec<&str> = uc["transactions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["transactionId"].as_str())
+        .collect();
+    assert_eq!(ids, vec!["88812345", "88812346", "88812347", "88812347-C1"]);
+    assert_eq!(uc["transactions"][0]["revenueShareId"], 5501);
+    assert_eq!(
+        uc["transactions"][0]["totalCostInclVat"].to_string(),
+        "88.73"
+    );
+    assert_eq!(
+        uc["transactions"][3]["creditReferenceTransactionId"],
+        "88812347"
+    );
+    assert_eq!(uc["meterValueSeries"][0]["TransactionId"], "SE-55120001");
+    assert_eq!(
+        report["tenants"][0]["reconciliation"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
 }
 
 #[test]
@@ -146,18 +181,25 @@ fn tenant_put_get_list_round_trip() {
 fn drivers_parked_and_logs_after_a_scenario() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = dir.path().join("state");
-    assert!(ucc(
+    let run = ucc(
         &store,
-        &["run-scenario", scenario_dir().to_str().unwrap_or_default()]
-    )
-    .status
-    .success());
+        &[
+            "run-scenario",
+            scenario_dir().to_str().unwrap_or_default(),
+            "--uc-standin",
+        ],
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
 
     let drivers = stdout_json(&ucc(
         &store,
         &["drivers", "list", "--tenant", "7080010002488", "--json"],
     ));
-    assert_eq!(drivers.as_array().map(Vec::len), Some(3));
+    assert_eq!(drivers.as_array().map(Vec::len), Some(4));
     let kari = stdout_json(&ucc(
         &store,
         &[
@@ -202,8 +244,8 @@ fn drivers_parked_and_logs_after_a_scenario() {
         &std::fs::read(scenario_dir().join("tenants/nordlys.json")).expect("read"),
     )
     .expect("json");
-    svea["gln"] = json!("7300011000017");
-    svea["customerId"] = json!("emb-cust-svea");
+    svea["gln"] = json!("9436465792104");
+    svea["customerId"] = json!("emb-cust-fjord");
     let f = dir.path().join("svea.json");
     std::fs::write(&f, svea.to_string()).expect("write");
     assert!(
@@ -223,11 +265,17 @@ fn drivers_parked_and_logs_after_a_scenario() {
         &["logs", "--tenant", "7080010002488", "--json"],
     ));
     let entries = logs.as_array().cloned().unwrap_or_default();
+    let contract_logs = entries
+        .iter()
+        .filter(|e| e["direction"] == "inbound" && e["endpoint"] == "contract-events")
+        .count();
     assert_eq!(
-        entries.len(),
-        9,
-        "every message naming a configured tenant is logged"
+        contract_logs, 11,
+        "every contract message naming this tenant is logged"
     );
+    assert!(entries
+        .iter()
+        .any(|e| e["action"] == "InvoiceLineImport" && e["responseCode"] == 201));
     let times: Vec<&str> = entries.iter().filter_map(|e| e["time"].as_str()).collect();
     let mut sorted = times.clone();
     sorted.sort_by(|a, b| b.cmp(a));

@@ -5,10 +5,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::Value;
+use ucc_functions::uc_standin::{StandIn, StandInConfig};
 use ucc_shared::contract::{self, InboundMessage};
+use ucc_shared::delivery::{credit, intake, reconcile};
 use ucc_shared::keys;
 use ucc_shared::parked;
 use ucc_shared::registry;
+use ucc_shared::tenant::TenantConfig;
 
 use super::{ctx, drivers, CmdResult};
 use crate::output::{print_json, table};
@@ -44,34 +47,103 @@ fn file_name(p: &Path) -> String {
 
 fn kind_of(bytes: &[u8]) -> &'static str {
     match serde_json::from_slice::<Value>(bytes) {
+        Ok(v) if v.get("operatorAction").is_some() => "credit",
         Ok(v) if v.get("Header").is_none() && v.get("transactionId").is_some() => "session",
         _ => "contract",
     }
 }
 
-pub async fn run(store: &str, dir: &Path, json: bool) -> CmdResult {
+/// Points every tenant at the local stand-in for this run (base URL, token URL, client id)
+/// and returns the stand-in, which accepts the secret the tenants' references resolve to.
+async fn start_standin(configs: &mut [TenantConfig]) -> Result<StandIn, String> {
+    let first = configs.first().ok_or("no tenants in the scenario")?;
+    let secret = ucc_shared::uc::secrets::resolve(&first.uc.client_secret_ref).map_err(|e| {
+        format!("{e} (make run sets a demo value; set it yourself when running by hand)")
+    })?;
+    let standin = StandIn::start(StandInConfig {
+        client_secret: secret.expose().to_owned(),
+        ..StandInConfig::default()
+    })
+    .await
+    .map_err(|e| format!("cannot start the UC/Entra stand-in: {e}"))?;
+    for cfg in configs.iter_mut() {
+        cfg.uc.base_url = standin.base_url();
+        cfg.uc.token_url = standin.token_url();
+        cfg.uc.client_id = standin.client_id();
+    }
+    Ok(standin)
+}
+
+pub async fn run(store: &str, dir: &Path, json: bool, uc_standin: bool) -> CmdResult {
     let ctx = ctx(store).await?;
-    let mut glns = Vec::new();
+    let d = ucc_functions::env::deliverer(ctx.clone())?;
+    let mut configs = Vec::new();
     for file in json_files(&dir.join("tenants"))? {
-        let cfg = super::tenant::load_config(&file)?;
-        registry::put(ctx.store.as_ref(), &cfg)
+        configs.push((file.clone(), super::tenant::load_config(&file)?));
+    }
+    let standin = if uc_standin {
+        let mut cfgs: Vec<TenantConfig> = configs.iter().map(|(_, c)| c.clone()).collect();
+        let s = start_standin(&mut cfgs).await?;
+        for ((_, c), new) in configs.iter_mut().zip(cfgs) {
+            *c = new;
+        }
+        Some(s)
+    } else {
+        None
+    };
+    let mut glns = Vec::new();
+    for (file, cfg) in &configs {
+        registry::put(ctx.store.as_ref(), cfg)
             .await
             .map_err(|e| format!("{}: {e}", file.display()))?;
         ctx.forget_tenant(&cfg.gln);
         glns.push((cfg.gln.clone(), cfg.name.clone(), cfg.mode));
+        let _ = file;
     }
     let mut reports = Vec::new();
     for file in json_files(&dir.join("events"))? {
         let body = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
         let kind = kind_of(&body);
         let report = if kind == "session" {
+            let handled = intake::handle(&d, &InboundMessage::from_body(body))
+                .await
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+            let parked_id = match &handled.outcome {
+                intake::SessionOutcome::Parked { id, .. } => Some(id.clone()),
+                _ => None,
+            };
             EventReport {
                 file: file_name(&file),
                 kind,
-                outcome: "skipped".into(),
-                reason: Some("session-completed handling is not part of this build yet".into()),
-                tenant: None,
-                reference: None,
+                outcome: handled.outcome.name().into(),
+                reason: handled.outcome.reason(),
+                tenant: handled.tenant.as_ref().map(ToString::to_string),
+                reference: handled.transaction_id.clone(),
+                parked_id,
+            }
+        } else if kind == "credit" {
+            let v: Value =
+                serde_json::from_slice(&body).map_err(|e| format!("{}: {e}", file.display()))?;
+            let id = v["transactionId"].as_str().unwrap_or_default().to_owned();
+            let reason = v["reason"].as_str().map(str::to_owned);
+            let (outcome, why, tenant) = match credit::credit(&d, None, &id, reason).await {
+                Ok(r) => (
+                    r.credit.outcome.name().to_owned(),
+                    r.credit
+                        .transaction_id
+                        .clone()
+                        .map(|c| format!("credit {c}")),
+                    r.credit.tenant.as_ref().map(ToString::to_string),
+                ),
+                Err(e) => ("refused".to_owned(), Some(e.to_string()), None),
+            };
+            EventReport {
+                file: file_name(&file),
+                kind,
+                outcome,
+                reason: why,
+                tenant,
+                reference: Some(id),
                 parked_id: None,
             }
         } else {
@@ -104,7 +176,10 @@ pub async fn run(store: &str, dir: &Path, json: bool) -> CmdResult {
         let ps = parked::list(ctx.store.as_ref(), Some(gln))
             .await
             .map_err(|e| e.to_string())?;
-        tenants.push((gln, name, mode, ds, ps));
+        let recon = reconcile::list(ctx.store.as_ref(), gln, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        tenants.push((gln, name, mode, ds, ps, recon));
     }
     let unrouted = parked::list(ctx.store.as_ref(), None)
         .await
@@ -112,19 +187,28 @@ pub async fn run(store: &str, dir: &Path, json: bool) -> CmdResult {
     if json {
         let tenants_json: Vec<Value> = tenants
             .iter()
-            .map(|(gln, name, mode, ds, ps)| {
+            .map(|(gln, name, mode, ds, ps, recon)| {
                 serde_json::json!({
                     "gln": gln, "name": name, "mode": mode,
                     "drivers": ds.iter().map(drivers::view).collect::<Vec<_>>(),
                     "parked": ps,
+                    "reconciliation": recon,
                 })
             })
             .collect();
+        let uc = standin.as_ref().map(|s| {
+            serde_json::json!({
+                "baseUrl": s.base_url(),
+                "transactions": s.accepted_transactions(),
+                "meterValueSeries": s.accepted_meter_series(),
+            })
+        });
         return print_json(&serde_json::json!({
             "events": reports,
             "summary": summary,
             "tenants": tenants_json,
             "unroutedParked": unrouted,
+            "utilityCloud": uc,
         }));
     }
     println!(
@@ -155,7 +239,7 @@ pub async fn run(store: &str, dir: &Path, json: bool) -> CmdResult {
         .collect::<Vec<_>>()
         .join(", ");
     println!("\nOutcomes: {counts}");
-    for (gln, name, mode, ds, ps) in &tenants {
+    for (gln, name, mode, ds, ps, recon) in &tenants {
         println!("\nTenant {gln}  {name}  ({mode})");
         let rows: Vec<Vec<String>> = ds
             .iter()
@@ -186,6 +270,77 @@ pub async fn run(store: &str, dir: &Path, json: bool) -> CmdResult {
         );
         for p in ps {
             println!("  parked {}  {}: {}", p.id, p.reason, p.description);
+        }
+        for r in recon {
+            println!(
+                "  reconciliation: {} at site {}: {}",
+                r.transaction_id, r.site_id, r.note
+            );
+        }
+    }
+    if let Some(s) = &standin {
+        println!("\nWhat Utility Cloud holds now (read back from the stand-in):");
+        let rows: Vec<Vec<String>> = s
+            .accepted_transactions()
+            .iter()
+            .map(|t| {
+                vec![
+                    t["transactionId"].as_str().unwrap_or_default().to_owned(),
+                    t["transactionOwnerId"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    t["siteId"].to_string(),
+                    t["fullConsumptionKWh"].to_string(),
+                    format!(
+                        "{} {}",
+                        t["totalCostInclVat"],
+                        t["currency"].as_str().unwrap_or_default()
+                    ),
+                    t["totalVat"].to_string(),
+                    if t["revenueShareId"].is_null() {
+                        "-".into()
+                    } else {
+                        t["revenueShareId"].to_string()
+                    },
+                    t["creditReferenceTransactionId"]
+                        .as_str()
+                        .unwrap_or("-")
+                        .to_owned(),
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            indent(&table(
+                &[
+                    "INVOICE LINE",
+                    "OWNER (ACCOUNTING POINT)",
+                    "SITE",
+                    "KWH",
+                    "INCL VAT",
+                    "VAT",
+                    "REVENUE SHARE",
+                    "CREDITS"
+                ],
+                &rows
+            ))
+        );
+        for m in s.accepted_meter_series() {
+            let values = m["Values"].as_array().cloned().unwrap_or_default();
+            println!(
+                "  meter series {} for {}: {} intervals ({}), {}..{}",
+                m["TransactionId"].as_str().unwrap_or_default(),
+                m["AccountingPointIdentifier"].as_str().unwrap_or_default(),
+                values.len(),
+                values
+                    .iter()
+                    .map(|v| v["Quantity"].to_string())
+                    .collect::<Vec<_>>()
+                    .join(" + "),
+                m["Start"].as_str().unwrap_or_default(),
+                m["End"].as_str().unwrap_or_default(),
+            );
         }
     }
     if !unrouted.is_empty() {
