@@ -1,5 +1,8 @@
 //! Shared helpers for the end-to-end tests in `tests/tests/`.
 
+// Test support: a failed setup step is a failed test, so panicking is the right answer.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 pub mod backends;
 pub mod delivery_env;
 pub mod fixtures;

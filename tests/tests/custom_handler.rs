@@ -15,7 +15,9 @@ use ucc_tests::fixtures::*;
 
 async fn serve(store: Arc<dyn Store>) -> SocketAddr {
     put_tenant(store.as_ref(), &tenant_json(NORDLYS, "emb-cust-0042")).await;
-    let app = ucc_functions::azure::router(Arc::new(Ctx::new(store)));
+    let app = ucc_functions::azure::router(
+        ucc_functions::env::deliverer(Arc::new(Ctx::new(store))).unwrap(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
@@ -104,7 +106,9 @@ async fn transient_store_failure_answers_non_2xx_so_the_host_redelivers() {
         "http://127.0.0.1:9",
         "down",
     ));
-    let app = ucc_functions::azure::router(Arc::new(Ctx::new(store)));
+    let app = ucc_functions::azure::router(
+        ucc_functions::env::deliverer(Arc::new(Ctx::new(store))).unwrap(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -164,4 +168,45 @@ async fn lambda_bare_body_is_one_message() {
             .await
             .expect("handled");
     assert_eq!(answer["outcome"], "applied");
+}
+
+/// The other routes of the function app, in the host's invocation format, against the
+/// UC/Entra stand-in: a session-completed message is priced and delivered; the timers answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_completed_and_timer_routes() {
+    use ucc_tests::delivery_env::{session, Env, COSTED_CUSTOMER, RFID};
+    let (_dir, store) = ucc_tests::backends::embedded();
+    let env = Env::new(store).await;
+    let app = ucc_functions::azure::router(env.d.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = reqwest::Client::new();
+    let body = session("77770001", COSTED_CUSTOMER, RFID, None).to_string();
+    let answer: Value = client
+        .post(format!("http://{addr}/session-completed"))
+        .json(&invocation(json!(body)))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["ReturnValue"]["outcome"], "delivered", "{answer}");
+    assert!(env.standin.transaction("77770001").is_some());
+    // Timer invocations carry only schedule metadata.
+    let timer = json!({"Data": {"timer": {"Schedule": {"AdjustForDST": true}, "IsPastDue": false}}, "Metadata": {}});
+    for route in ["delivery-retry", "reconciliation"] {
+        let resp = client
+            .post(format!("http://{addr}/{route}"))
+            .json(&timer)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status().as_u16(), 200, "{route}");
+        let v: Value = resp.json().await.expect("json");
+        assert!(v["ReturnValue"].is_object(), "{route}: {v}");
+    }
 }

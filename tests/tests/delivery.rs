@@ -613,3 +613,39 @@ async fn no_secret_or_bearer_token_is_ever_stored(store: Arc<dyn Store>) {
                 == docs.matches("\"access_token\":\"").count()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn happy_path_costs_four_store_requests_and_one_uc_call() {
+    use ucc_shared::store::counting::CountingStore;
+    for b in ucc_tests::backends::backends().await {
+        let counting = Arc::new(CountingStore::new(b.store.clone()));
+        let env = Env::new(counting.clone()).await;
+        env.send(&session("9500", COSTED_CUSTOMER, RFID, None))
+            .await;
+        let tokens_before = env.standin.token_requests();
+        counting.reset();
+        let requests_before = env.standin.requests().len();
+        for tx in ["9501", "9502", "9503"] {
+            let h = env.send(&session(tx, COSTED_CUSTOMER, RFID, None)).await;
+            assert_eq!(h.outcome, SessionOutcome::Delivered);
+        }
+        let c = counting.counts();
+        let per_session = c.total() as f64 / 3.0;
+        let uc_calls = env.standin.requests().len() - requests_before;
+        println!(
+            "[{}] per delivered session: {per_session} store requests ({c:?} for 3), {} UC calls, {} token requests",
+            b.name,
+            uc_calls as f64 / 3.0,
+            env.standin.token_requests() - tokens_before
+        );
+        assert_eq!(
+            c.total(),
+            12,
+            "[{}] 4 store requests per session: {c:?}",
+            b.name
+        );
+        assert_eq!((c.get, c.transact), (6, 6), "[{}] {c:?}", b.name);
+        assert_eq!(uc_calls, 3, "one UC call per session");
+        assert_eq!(env.standin.token_requests(), tokens_before, "token reused");
+    }
+}

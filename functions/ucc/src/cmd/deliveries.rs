@@ -59,7 +59,7 @@ pub async fn list(store: &str, tenant: &str, state: Option<&str>, json: bool) ->
             None => break,
         }
     }
-    out.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+    out.sort_by_key(|r| r.created_at);
     if json {
         return print_json(&out.iter().map(view).collect::<Vec<_>>());
     }
