@@ -50,6 +50,7 @@ ucc_tests::store_tests!(
     row_2xx_is_delivered_with_the_spec_amounts,
     row_entra_rejects_the_secret_blocks_the_tenant,
     row_uc_401_twice_blocks_the_tenant,
+    concurrent_first_sessions_share_one_token_request,
     row_5xx_is_pending_then_retried_after_a_get,
     row_429_honours_retry_after,
     row_timeout_after_accepting_is_settled_by_get_without_reposting,
@@ -147,6 +148,29 @@ async fn row_uc_401_twice_blocks_the_tenant(store: Arc<dyn Store>) {
         Connection::Ok
     );
     assert_clean(&env);
+}
+
+async fn concurrent_first_sessions_share_one_token_request(store: Arc<dyn Store>) {
+    let env = Env::new(store.clone()).await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let d = env.d.clone();
+        let msg = ucc_shared::contract::InboundMessage::from_body(
+            session(&format!("93{i:02}"), COSTED_CUSTOMER, RFID, None).to_string(),
+        );
+        tasks.push(tokio::spawn(async move {
+            ucc_shared::delivery::intake::handle(&d, &msg).await
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap().outcome, SessionOutcome::Delivered);
+    }
+    assert_eq!(
+        env.standin.token_requests(),
+        1,
+        "one refresh shared by concurrent callers"
+    );
+    assert_eq!(env.standin.accepted_transactions().len(), 8);
 }
 
 async fn row_5xx_is_pending_then_retried_after_a_get(store: Arc<dyn Store>) {
@@ -606,6 +630,11 @@ async fn no_secret_or_bearer_token_is_ever_stored(store: Arc<dyn Store>) {
     );
     for needle in [SECRET, "wrong-secret-xyz", "Bearer "] {
         assert!(!docs.contains(needle), "found {needle:?} in the store");
+    }
+    let issued = env.standin.issued_tokens();
+    assert!(!issued.is_empty());
+    for token in issued {
+        assert!(!docs.contains(&token), "an access token was stored");
     }
     assert!(
         !docs.contains("\"access_token\":\"")

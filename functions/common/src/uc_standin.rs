@@ -227,6 +227,12 @@ impl StandIn {
         self.shared.lock().token_requests
     }
 
+    /// Every access token this Entra stand-in has issued (valid or not), so tests can prove
+    /// none of them was ever stored or logged by the connector.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared.lock().tokens.keys().cloned().collect()
+    }
+
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.lock().requests.clone()
     }
