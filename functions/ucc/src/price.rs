@@ -262,7 +262,8 @@ fn load_tenant(spec: &str) -> Result<TenantPricing, Failure> {
         let items = t
             .as_array()
             .ok_or_else(|| Failure::at(path, "tariffs: expected an array"))?;
-        let base = JsonPath::root().key("tariffs");
+        let root = JsonPath::root();
+        let base = root.key("tariffs");
         for (i, item) in items.iter().enumerate() {
             tariffs.push(parse_tariff_at(item, &base.index(i)).map_err(|e| Failure::at(path, e))?);
         }

@@ -39,7 +39,8 @@ impl Cdr {
     }
 
     pub fn tariffs(&self) -> Result<Vec<Tariff>, TariffError> {
-        let p = JsonPath::root().key("tariffs");
+        let root = JsonPath::root();
+        let p = root.key("tariffs");
         self.tariffs_raw
             .iter()
             .enumerate()

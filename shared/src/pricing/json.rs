@@ -12,53 +12,73 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
-/// A JSON path such as `elements[1].restrictions.start_time`, built only when needed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct JsonPath(String);
+/// A JSON path such as `elements[1].restrictions.start_time`. Segments borrow their parent,
+/// so building a path costs nothing; it is rendered to text only when an error is reported
+/// (parsing sits on the per-session hot path).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JsonPath<'a> {
+    Root,
+    Key(&'a JsonPath<'a>, &'a str),
+    Index(&'a JsonPath<'a>, usize),
+}
 
-impl JsonPath {
-    pub fn root() -> Self {
-        Self(String::new())
+impl<'a> JsonPath<'a> {
+    pub const fn root() -> JsonPath<'static> {
+        JsonPath::Root
     }
 
-    pub fn key(&self, key: &str) -> Self {
-        if self.0.is_empty() {
-            Self(key.to_owned())
-        } else {
-            Self(format!("{}.{key}", self.0))
-        }
+    pub fn key<'b>(&'b self, key: &'b str) -> JsonPath<'b> {
+        JsonPath::Key(self, key)
     }
 
-    pub fn index(&self, i: usize) -> Self {
-        Self(format!("{}[{i}]", self.0))
+    pub fn index(&self, i: usize) -> JsonPath<'_> {
+        JsonPath::Index(self, i)
     }
 
-    pub fn as_str(&self) -> &str {
-        if self.0.is_empty() {
-            "(root)"
-        } else {
-            &self.0
+    fn render(&self, out: &mut String) {
+        match self {
+            JsonPath::Root => {}
+            JsonPath::Key(parent, key) => {
+                parent.render(out);
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            JsonPath::Index(parent, i) => {
+                parent.render(out);
+                out.push('[');
+                out.push_str(&i.to_string());
+                out.push(']');
+            }
         }
     }
 }
 
-impl fmt::Display for JsonPath {
+impl fmt::Display for JsonPath<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        let mut s = String::new();
+        self.render(&mut s);
+        if s.is_empty() {
+            f.write_str("(root)")
+        } else {
+            f.write_str(&s)
+        }
     }
 }
 
 /// What is wrong at a path; callers wrap it into their own error type.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldError {
-    pub path: JsonPath,
+    /// Rendered path, `(root)` for the document itself.
+    pub path: String,
     pub message: String,
 }
 
 impl FieldError {
-    pub fn new(path: &JsonPath, message: impl Into<String>) -> Self {
+    pub fn new(path: &JsonPath<'_>, message: impl Into<String>) -> Self {
         Self {
-            path: path.clone(),
+            path: path.to_string(),
             message: message.into(),
         }
     }
@@ -204,11 +224,13 @@ mod tests {
 
     #[test]
     fn paths_render_like_jq() {
-        let p = JsonPath::root()
-            .key("elements")
-            .index(1)
-            .key("restrictions");
-        assert_eq!(p.to_string(), "elements[1].restrictions");
+        let root = JsonPath::root();
+        let e = root.key("elements");
+        let i = e.index(1);
+        assert_eq!(
+            i.key("restrictions").to_string(),
+            "elements[1].restrictions"
+        );
         assert_eq!(JsonPath::root().to_string(), "(root)");
     }
 
@@ -237,7 +259,8 @@ mod tests {
     fn misspelled_keys_get_a_hint() -> Result<(), serde_json::Error> {
         let v: Value = serde_json::from_str(r#"{"dayOfWeek": []}"#)?;
         let obj = v.as_object().cloned().unwrap_or_default();
-        let err = reject_unknown_keys(&obj, &["day_of_week"], &JsonPath::root().key("r"));
+        let root = JsonPath::root();
+        let err = reject_unknown_keys(&obj, &["day_of_week"], &root.key("r"));
         assert_eq!(
             err.map_err(|e| e.to_string()),
             Err("r.dayOfWeek: unknown field (did you mean \"day_of_week\"?)".to_owned())

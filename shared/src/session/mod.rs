@@ -255,7 +255,8 @@ fn req<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<&'a Value, FieldErr
 }
 
 fn req_string(obj: &Map<String, Value>, key: &str) -> Result<String, FieldError> {
-    let p = JsonPath::root().key(key);
+    let root = JsonPath::root();
+    let p = root.key(key);
     let s = as_str(req(obj, key)?, &p)?;
     if s.trim().is_empty() {
         return Err(FieldError::new(&p, "must not be empty"));
