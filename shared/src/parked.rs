@@ -92,6 +92,30 @@ impl ParkedMessage {
         }
     }
 
+    /// The message as it arrived, ready to run through its handler again.
+    pub fn to_message(&self) -> Result<crate::contract::InboundMessage, String> {
+        Ok(crate::contract::InboundMessage {
+            body: self.raw_body()?,
+            properties: self.properties.clone(),
+            message_id: None,
+        })
+    }
+
+    /// After a replay: the entry goes, unless the message parked again under this same id
+    /// (then the handler has already updated it with the new reason).
+    pub async fn settle_replay(
+        &self,
+        store: &dyn Store,
+        parked_again_as: Option<&str>,
+    ) -> Result<(), StoreError> {
+        if parked_again_as != Some(self.id.as_str()) {
+            store
+                .delete(&self.key(), crate::store::Condition::Always)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub fn raw_body(&self) -> Result<Vec<u8>, String> {
         if self.body_truncated {
             return Err(format!(
@@ -169,26 +193,18 @@ pub async fn list(
     tenant: Option<&Gln>,
 ) -> Result<Vec<ParkedMessage>, StoreError> {
     let scope = tenant.map_or_else(|| "unrouted".to_owned(), Gln::to_string);
-    let mut q = Query {
+    let q = Query {
         pk: keys::scoped(tenant, keys::PARKED),
         range: SkRange::Prefix(format!("{scope}-")),
         descending: false,
         limit: 200,
         cursor: None,
     };
-    let mut out: Vec<ParkedMessage> = Vec::new();
-    loop {
-        let page = store.query(&q).await?;
-        out.extend(
-            page.items
-                .iter()
-                .filter_map(|i| serde_json::from_str(&i.doc).ok()),
-        );
-        match page.next {
-            Some(c) => q.cursor = Some(c),
-            None => break,
-        }
-    }
+    let mut out: Vec<ParkedMessage> = crate::store::query_all(store, q)
+        .await?
+        .iter()
+        .filter_map(|i| serde_json::from_str(&i.doc).ok())
+        .collect();
     out.sort_by(|a, b| a.parked_at.cmp(&b.parked_at).then_with(|| a.id.cmp(&b.id)));
     Ok(out)
 }

@@ -142,19 +142,11 @@ pub async fn put(store: &dyn Store, cfg: &TenantConfig) -> Result<bool, Registry
 }
 
 pub async fn list(store: &dyn Store) -> Result<Vec<TenantSummary>, StoreError> {
-    let mut out = Vec::new();
     let mut q = Query::prefix(keys::TENANT_DIRECTORY, "");
     q.range = crate::store::SkRange::Between("0".into(), "9~".into());
-    loop {
-        let page = store.query(&q).await?;
-        for item in &page.items {
-            if let Ok(s) = serde_json::from_str::<TenantSummary>(&item.doc) {
-                out.push(s);
-            }
-        }
-        match page.next {
-            Some(c) => q.cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
+    Ok(crate::store::query_all(store, q)
+        .await?
+        .iter()
+        .filter_map(|item| serde_json::from_str(&item.doc).ok())
+        .collect())
 }

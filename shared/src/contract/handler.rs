@@ -289,7 +289,7 @@ async fn park(
                 condition: Condition::Always,
             },
             WriteOp::Put {
-                item: entry.to_item(ctx.log_retention_days)?,
+                item: entry.to_item(ctx.log_retention_for(entry.tenant.as_ref()))?,
                 condition: Condition::Always,
             },
         ])
@@ -398,7 +398,7 @@ async fn apply(
             });
         }
         ops.push(WriteOp::Put {
-            item: entry.to_item(ctx.log_retention_days)?,
+            item: entry.to_item(ctx.log_retention_for(entry.tenant.as_ref()))?,
             condition: Condition::Always,
         });
         match ctx.store.transact(ops).await {
@@ -426,21 +426,16 @@ pub async fn replay(ctx: &Ctx, id: &str) -> Result<Result<Handled, String>, Hand
             p.kind
         )));
     }
-    let body = match p.raw_body() {
-        Ok(b) => b,
+    let msg = match p.to_message() {
+        Ok(m) => m,
         Err(e) => return Ok(Err(e)),
     };
-    let msg = InboundMessage {
-        body,
-        properties: p.properties.clone(),
-        message_id: None,
-    };
     let handled = handle(ctx, &msg).await?;
-    let parked_again_here =
-        matches!(&handled.outcome, Outcome::Parked { id: new_id, .. } if new_id == id);
-    if !parked_again_here {
-        ctx.store.delete(&p.key(), Condition::Always).await?;
-    }
+    let again = match &handled.outcome {
+        Outcome::Parked { id, .. } => Some(id.as_str()),
+        _ => None,
+    };
+    p.settle_replay(ctx.store.as_ref(), again).await?;
     Ok(Ok(handled))
 }
 

@@ -394,7 +394,7 @@ pub(crate) async fn create_and_attempt(
         WriteOp::Put {
             item: inbound
                 .log(d, Some(&cfg.gln), &pending)
-                .to_item(d.ctx.log_retention_days)?,
+                .to_item(d.ctx.log_retention_for(Some(&cfg.gln)))?,
             condition: Condition::Always,
         },
     ];
@@ -467,7 +467,11 @@ async fn park(
     let entry = inbound.log(d, tenant.as_ref(), &handled);
     d.ctx
         .store
-        .transact(parked::park_ops(&p, &entry, d.ctx.log_retention_days)?)
+        .transact(parked::park_ops(
+            &p,
+            &entry,
+            d.ctx.log_retention_for(entry.tenant.as_ref()),
+        )?)
         .await?;
     tracing::warn!(tenant = ?tenant, outcome = "parked", reason = reason.as_str(), parked_id = %p.id, "session");
     Ok(handled)
@@ -478,20 +482,15 @@ pub async fn replay(
     d: &Deliverer,
     p: &ParkedMessage,
 ) -> Result<Result<SessionHandled, String>, Transient> {
-    let body = match p.raw_body() {
-        Ok(b) => b,
+    let msg = match p.to_message() {
+        Ok(m) => m,
         Err(e) => return Ok(Err(e)),
     };
-    let msg = InboundMessage {
-        body,
-        properties: p.properties.clone(),
-        message_id: None,
-    };
     let handled = handle(d, &msg).await?;
-    let parked_again_here =
-        matches!(&handled.outcome, SessionOutcome::Parked { id, .. } if *id == p.id);
-    if !parked_again_here {
-        d.ctx.store.delete(&p.key(), Condition::Always).await?;
-    }
+    let again = match &handled.outcome {
+        SessionOutcome::Parked { id, .. } => Some(id.as_str()),
+        _ => None,
+    };
+    p.settle_replay(d.ctx.store.as_ref(), again).await?;
     Ok(Ok(handled))
 }

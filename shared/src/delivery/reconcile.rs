@@ -51,26 +51,18 @@ pub async fn list(
     since: Option<DateTime<Utc>>,
 ) -> Result<Vec<ReconEntry>, StoreError> {
     let from = since.map_or_else(|| "0".to_owned(), sortable);
-    let mut q = Query {
+    let q = Query {
         pk: keys::tenant(gln, RECONCILIATION),
         range: SkRange::Between(from, "9~".into()),
         descending: false,
         limit: 200,
         cursor: None,
     };
-    let mut out = Vec::new();
-    loop {
-        let page = store.query(&q).await?;
-        out.extend(
-            page.items
-                .iter()
-                .filter_map(|i| serde_json::from_str(&i.doc).ok()),
-        );
-        match page.next {
-            Some(c) => q.cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
+    Ok(crate::store::query_all(store, q)
+        .await?
+        .iter()
+        .filter_map(|i| serde_json::from_str(&i.doc).ok())
+        .collect())
 }
 
 /// The reconciliation timer for one tenant: entries whose site has since been given a

@@ -236,6 +236,20 @@ pub trait Store: Send + Sync {
     async fn query_index(&self, query: &IndexQuery) -> Result<Page, StoreError>;
 }
 
+/// Every live item a query matches, following the cursor page by page. For listings whose
+/// size an operator controls (tenants, parked messages, reconciliation entries), not logs.
+pub async fn query_all(store: &dyn Store, mut query: Query) -> Result<Vec<Item>, StoreError> {
+    let mut out = Vec::new();
+    loop {
+        let page = store.query(&query).await?;
+        out.extend(page.items);
+        match page.next {
+            Some(c) => query.cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
+
 /// Checks shared by both backends before a write reaches storage.
 pub fn validate_ops(ops: &[WriteOp]) -> Result<(), StoreError> {
     if ops.is_empty() {
