@@ -25,17 +25,7 @@ fn simple_tariff() -> Tariff {
 }
 
 fn time_of_day_tariff() -> Tariff {
-    tariff(json!({"id": "TOD", "currency": "NOK", "elements": [
-        {"price_components": [{"type": "ENERGY", "price": "1.10", "vat": 25, "step_size": 1}],
-         "restrictions": {"start_time": "22:00", "end_time": "06:00"}},
-        {"price_components": [{"type": "ENERGY", "price": "3.20", "vat": 25, "step_size": 1}],
-         "restrictions": {"start_time": "16:00", "end_time": "20:00", "day_of_week": ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY"]}},
-        {"price_components": [{"type": "ENERGY", "price": "2.00", "vat": 25, "step_size": 1}],
-         "restrictions": {"max_kwh": 40}},
-        {"price_components": [{"type": "ENERGY", "price": "2.50", "vat": 25, "step_size": 1},
-                              {"type": "PARKING_TIME", "price": 30, "vat": 25, "step_size": 300},
-                              {"type": "FLAT", "price": 5, "vat": 25, "step_size": 0}]}
-    ]}))
+    tariff(time_of_day_tariff_json())
 }
 
 fn single_period_session() -> Vec<u8> {
@@ -127,6 +117,72 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+
+    // The same 12 periods as an OCPI CDR, priced by our engine and by the generic reference
+    // pricer (`ocpi-tariffs`, a dev-dependency) for comparison; both include JSON parsing.
+    let tod = time_of_day_tariff_json();
+    let cdr = twelve_period_cdr();
+    let tod_text = tod.to_string();
+    let cdr_text = cdr.to_string();
+    let mut g = c.benchmark_group("price_cdr_12_periods");
+    g.throughput(Throughput::Elements(1));
+    // Tariff parsing is included on both sides: the reference API parses it per call.
+    g.bench_function("ucc_engine", |b| {
+        b.iter(|| {
+            let t: Value = serde_json::from_str(black_box(&tod_text)).ok()?;
+            let t = ucc_shared::pricing::parse_tariff(&t).ok()?;
+            let v: Value = serde_json::from_str(black_box(&cdr_text)).ok()?;
+            let c = ucc_shared::pricing::parse_cdr(&v).ok()?;
+            Some(ucc_shared::pricing::price_cdr(&c, &t, chrono_tz::Europe::Oslo).total_cost)
+        })
+    });
+    g.bench_function("ocpi_tariffs_0_48", |b| {
+        b.iter(|| {
+            use ocpi_tariffs::{cdr as ocdr, price, tariff as otariff, Version};
+            let t = otariff::parse_with_version(black_box(&tod_text), Version::V221).ok()?;
+            let c = ocdr::parse_with_version(black_box(&cdr_text), Version::V221).ok()?;
+            let r = ocdr::price(
+                &c.cdr,
+                price::TariffSource::Override(vec![t.tariff]),
+                chrono_tz::Europe::Oslo,
+            )
+            .ok()?;
+            let (r, _) = r.into_parts();
+            r.total_cost.calculated.map(|p| p.excl_vat)
+        })
+    });
+    g.finish();
+}
+
+fn time_of_day_tariff_json() -> Value {
+    json!({"id": "TOD", "currency": "NOK", "country_code": "NO", "party_id": "UCC",
+        "last_updated": "2026-01-01T00:00:00Z", "elements": [
+        {"price_components": [{"type": "ENERGY", "price": 1.10, "vat": 25, "step_size": 1}],
+         "restrictions": {"start_time": "22:00", "end_time": "06:00"}},
+        {"price_components": [{"type": "ENERGY", "price": 3.20, "vat": 25, "step_size": 1}],
+         "restrictions": {"start_time": "16:00", "end_time": "20:00", "day_of_week": ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY"]}},
+        {"price_components": [{"type": "ENERGY", "price": 2.00, "vat": 25, "step_size": 1}],
+         "restrictions": {"max_kwh": 40}},
+        {"price_components": [{"type": "ENERGY", "price": 2.50, "vat": 25, "step_size": 1},
+                              {"type": "PARKING_TIME", "price": 30, "vat": 25, "step_size": 300},
+                              {"type": "FLAT", "price": 5, "vat": 25, "step_size": 0}]}
+    ]})
+}
+
+fn twelve_period_cdr() -> Value {
+    let periods: Vec<Value> = (0..12)
+        .map(|h| {
+            json!({"start_date_time": format!("2026-11-20T{:02}:00:00Z", 10 + h),
+                   "dimensions": [{"type": "ENERGY", "volume": 3.125}, {"type": "TIME", "volume": 1}]})
+        })
+        .collect();
+    json!({
+        "country_code": "NO", "party_id": "UCC", "id": "CDR-1", "currency": "NOK",
+        "start_date_time": "2026-11-20T10:00:00Z", "end_date_time": "2026-11-20T22:00:00Z",
+        "cdr_location": {"country": "NOR"}, "charging_periods": periods,
+        "total_cost": {"excl_vat": 0}, "total_energy": 37.5, "total_time": 12,
+        "last_updated": "2026-11-20T22:00:00Z"
+    })
 }
 
 criterion_group!(benches, bench);

@@ -145,8 +145,18 @@ pub fn decimal_of(v: &Value) -> Option<Decimal> {
         .ok()
 }
 
+/// Largest magnitude accepted for any number we compute with. Far above any real price,
+/// meter register or volume, and low enough that products and sums of such numbers stay
+/// inside `Decimal`'s range, so arithmetic on input-derived values can never overflow.
+pub const MAX_MAGNITUDE: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0); // 1e12
+
 pub fn as_decimal(v: &Value, path: &JsonPath) -> FieldResult<Decimal> {
-    decimal_of(v).ok_or_else(|| FieldError::new(path, format!("{} is not a number", show(v))))
+    let d = decimal_of(v)
+        .ok_or_else(|| FieldError::new(path, format!("{} is not a number", show(v))))?;
+    if d.abs() > MAX_MAGNITUDE {
+        return Err(FieldError::new(path, format!("{d} is too large")));
+    }
+    Ok(d)
 }
 
 pub fn as_non_negative_decimal(v: &Value, path: &JsonPath) -> FieldResult<Decimal> {
@@ -221,6 +231,14 @@ fn normalise_key(k: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn magnitude_bound_is_1e12() {
+        assert_eq!(MAX_MAGNITUDE, Decimal::from(1_000_000_000_000i64));
+        let root = JsonPath::root();
+        assert!(as_decimal(&Value::from(1_000_000_000_000i64), &root).is_ok());
+        assert!(as_decimal(&Value::String("1e13".into()), &root).is_err());
+    }
 
     #[test]
     fn paths_render_like_jq() {
