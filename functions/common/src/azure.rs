@@ -110,23 +110,20 @@ fn answer(status: StatusCode, logs: Vec<String>, ret: Value) -> Response {
         .into_response()
 }
 
-async fn contract_events(State(d): State<Arc<Deliverer>>, body: Bytes) -> Response {
-    let msg = decode_invocation(&body);
-    match contract::handle(&d.ctx, &msg).await {
-        Ok(handled) => {
-            let line = format!(
-                "{}: {}",
-                handled.outcome.name(),
-                handled.outcome.reason().unwrap_or_default()
-            );
-            answer(
-                StatusCode::OK,
-                vec![line],
-                serde_json::to_value(&handled).unwrap_or(Value::Null),
-            )
-        }
+/// Maps a message handler's result to the host's answer: done (2xx, the message is
+/// completed, even when parked) or retry (non-2xx, the host abandons and redelivers).
+fn message_answer<T: serde::Serialize>(
+    result: Result<T, impl std::fmt::Display>,
+    summary: impl Fn(&T) -> String,
+) -> Response {
+    match result {
+        Ok(handled) => answer(
+            StatusCode::OK,
+            vec![summary(&handled)],
+            serde_json::to_value(&handled).unwrap_or(Value::Null),
+        ),
         Err(e) => {
-            tracing::warn!(error = %e, "contract event will be redelivered");
+            tracing::warn!(error = %e, "message will be redelivered");
             answer(
                 StatusCode::SERVICE_UNAVAILABLE,
                 vec![format!("retry: {e}")],
@@ -136,30 +133,26 @@ async fn contract_events(State(d): State<Arc<Deliverer>>, body: Bytes) -> Respon
     }
 }
 
+async fn contract_events(State(d): State<Arc<Deliverer>>, body: Bytes) -> Response {
+    let msg = decode_invocation(&body);
+    message_answer(contract::handle(&d.ctx, &msg).await, |h| {
+        format!(
+            "{}: {}",
+            h.outcome.name(),
+            h.outcome.reason().unwrap_or_default()
+        )
+    })
+}
+
 async fn session_completed(State(d): State<Arc<Deliverer>>, body: Bytes) -> Response {
     let msg = decode_invocation(&body);
-    match intake::handle(&d, &msg).await {
-        Ok(handled) => {
-            let line = format!(
-                "{}: {}",
-                handled.outcome.name(),
-                handled.outcome.reason().unwrap_or_default()
-            );
-            answer(
-                StatusCode::OK,
-                vec![line],
-                serde_json::to_value(&handled).unwrap_or(Value::Null),
-            )
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "session event will be redelivered");
-            answer(
-                StatusCode::SERVICE_UNAVAILABLE,
-                vec![format!("retry: {e}")],
-                Value::Null,
-            )
-        }
-    }
+    message_answer(intake::handle(&d, &msg).await, |h| {
+        format!(
+            "{}: {}",
+            h.outcome.name(),
+            h.outcome.reason().unwrap_or_default()
+        )
+    })
 }
 
 /// Timer trigger: the invocation body only carries schedule metadata.

@@ -38,27 +38,20 @@ pub async fn list(store: &str, tenant: &str, state: Option<&str>, json: bool) ->
         })
         .transpose()?;
     let d = deliverer(store).await?;
-    let mut q = Query {
+    let q = Query {
         pk: keys::tenant(&g, TRANSACTIONS),
         range: SkRange::Between(" ".into(), "\u{10FFFF}".into()),
         descending: false,
         limit: 200,
         cursor: None,
     };
-    let mut out = Vec::new();
-    loop {
-        let page = d.ctx.store.query(&q).await.map_err(|e| e.to_string())?;
-        out.extend(
-            page.items
-                .iter()
-                .filter_map(|i| DeliveryRecord::from_item(i).ok())
-                .filter(|r| wanted.is_none_or(|w| r.state == w)),
-        );
-        match page.next {
-            Some(c) => q.cursor = Some(c),
-            None => break,
-        }
-    }
+    let mut out: Vec<DeliveryRecord> = ucc_shared::store::query_all(d.ctx.store.as_ref(), q)
+        .await
+        .map_err(|e| e.to_string())?
+        .iter()
+        .filter_map(|i| DeliveryRecord::from_item(i).ok())
+        .filter(|r| wanted.is_none_or(|w| r.state == w))
+        .collect();
     out.sort_by_key(|r| r.created_at);
     if json {
         return print_json(&out.iter().map(view).collect::<Vec<_>>());

@@ -21,22 +21,28 @@ pub fn view(r: &DriverRecord) -> serde_json::Value {
     })
 }
 
+/// Tokens as one table cell: `value (kind[, inactive])`.
+pub fn tokens_cell(d: &DriverRecord) -> String {
+    d.state
+        .tokens
+        .iter()
+        .map(|t| {
+            let inactive = if t.active { "" } else { ", inactive" };
+            format!("{} ({}{inactive})", t.value, t.kind.as_str())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub async fn all(store: &dyn Store, pk: String) -> Result<Vec<DriverRecord>, String> {
     let mut q = Query::prefix(pk, "");
     q.range = ucc_shared::store::SkRange::Between(" ".into(), "\u{10FFFF}".into());
-    let mut out = Vec::new();
-    loop {
-        let page = store.query(&q).await.map_err(|e| e.to_string())?;
-        out.extend(
-            page.items
-                .iter()
-                .filter_map(|i| serde_json::from_str(&i.doc).ok()),
-        );
-        match page.next {
-            Some(c) => q.cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
+    Ok(ucc_shared::store::query_all(store, q)
+        .await
+        .map_err(|e| e.to_string())?
+        .iter()
+        .filter_map(|i| serde_json::from_str(&i.doc).ok())
+        .collect())
 }
 
 pub async fn list(store: &str, tenant: &str, json: bool) -> CmdResult {
@@ -49,20 +55,7 @@ pub async fn list(store: &str, tenant: &str, json: bool) -> CmdResult {
     let rows: Vec<Vec<String>> = drivers
         .iter()
         .map(|d| {
-            let tokens = d
-                .state
-                .tokens
-                .iter()
-                .map(|t| {
-                    format!(
-                        "{} ({}{})",
-                        t.value,
-                        t.kind.as_str(),
-                        if t.active { "" } else { ", inactive" }
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
+            let tokens = tokens_cell(d);
             vec![
                 d.external_id.clone(),
                 if d.state.active { "active" } else { "inactive" }.into(),

@@ -248,19 +248,7 @@ pub async fn run(store: &str, dir: &Path, json: bool, uc_standin: bool) -> CmdRe
                     d.external_id.clone(),
                     if d.state.active { "active" } else { "inactive" }.into(),
                     d.state.site_id.map_or("-".into(), |s| s.to_string()),
-                    d.state
-                        .tokens
-                        .iter()
-                        .map(|t| {
-                            format!(
-                                "{} ({}{})",
-                                t.value,
-                                t.kind.as_str(),
-                                if t.active { "" } else { ", inactive" }
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    drivers::tokens_cell(d),
                 ]
             })
             .collect();
