@@ -357,6 +357,15 @@ fn price_session_file(
         session.timestamp_start,
     )
     .map_err(|e| Failure(format!("{source}: {e}")))?;
+    if tenant.is_none() && tariff.currency != settings.currency {
+        // Without a tenant there is no invoicing currency to hold the tariff to; the tariff's
+        // own currency is the only sensible one.
+        notes.push(format!(
+            "no --tenant: invoicing in the tariff's currency {} instead of the default {}",
+            tariff.currency, settings.currency
+        ));
+        settings.currency = tariff.currency.clone();
+    }
     let mut quote = price_session(&session, tariff, &settings).map_err(|e| Failure::at(path, e))?;
     notes.append(&mut quote.warnings);
     quote.warnings = notes;
