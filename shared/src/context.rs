@@ -86,6 +86,21 @@ impl Ctx {
         Ok(gln)
     }
 
+    /// Retention of a log entry of `tenant`: the tenant's `logRetentionDays` when its config
+    /// is in the cache (every handler loads it before logging), else the context default.
+    /// Reading the cache regardless of age is fine: a stale value only shifts one TTL.
+    pub fn log_retention_for(&self, tenant: Option<&Gln>) -> i64 {
+        tenant
+            .and_then(|g| {
+                self.tenants
+                    .lock()
+                    .ok()
+                    .and_then(|m| m.get(g).map(|(_, cfg)| cfg.log_retention_days))
+            })
+            .flatten()
+            .map_or(self.log_retention_days, i64::from)
+    }
+
     pub fn forget_tenant(&self, gln: &Gln) {
         if let Ok(mut map) = self.tenants.lock() {
             map.remove(gln);

@@ -1,5 +1,6 @@
 //! Core of the Utility Cloud Connector. Platform-free: no Lambda, Azure or HTTP-server types.
 
+pub mod apikey;
 pub mod context;
 pub mod contract;
 pub mod decimal;

@@ -95,7 +95,7 @@ impl LogEntry {
 pub async fn write(ctx: &Ctx, entry: &LogEntry) -> Result<(), StoreError> {
     ctx.store
         .put(
-            entry.to_item(ctx.log_retention_days)?,
+            entry.to_item(ctx.log_retention_for(entry.tenant.as_ref()))?,
             crate::store::Condition::Always,
         )
         .await

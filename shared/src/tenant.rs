@@ -19,6 +19,10 @@ pub const DEFAULT_VIRTUAL_TOKEN_PREFIX: &str = "v:";
 pub const DEFAULT_METER_VALUE_RESOLUTION: &str = "PT60M";
 /// A token (prefix + 16 characters) must fit the 64-character limit of an RFID value.
 const MAX_PREFIX_LEN: usize = 48;
+/// Bounds of `logRetentionDays`: at least a day of history for support, at most ten years
+/// (DynamoDB TTL is a plain epoch, but nobody should pay for a log kept forever by a typo).
+pub const MIN_LOG_RETENTION_DAYS: u32 = 1;
+pub const MAX_LOG_RETENTION_DAYS: u32 = 3650;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -112,6 +116,9 @@ pub struct TenantConfig {
     pub sites: BTreeMap<String, SiteSettings>,
     #[serde(default = "default_resolution")]
     pub meter_value_resolution: String,
+    /// Days the request log keeps this tenant's entries; absent means the SPEC §7 default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_retention_days: Option<u32>,
     /// Fields this version does not know are kept, not dropped.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
@@ -274,7 +281,23 @@ impl TenantConfig {
                 ),
             ));
         }
+        if let Some(days) = self.log_retention_days {
+            if !(MIN_LOG_RETENTION_DAYS..=MAX_LOG_RETENTION_DAYS).contains(&days) {
+                return Err(err(
+                    "logRetentionDays",
+                    format!(
+                        "{days} is not between {MIN_LOG_RETENTION_DAYS} and {MAX_LOG_RETENTION_DAYS} days"
+                    ),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// Days this tenant's log entries live before their TTL removes them.
+    pub fn retention_days(&self) -> i64 {
+        self.log_retention_days
+            .map_or(crate::context::DEFAULT_LOG_RETENTION_DAYS, i64::from)
     }
 
     fn validate_uc(&self) -> Result<(), ConfigError> {
@@ -432,6 +455,14 @@ mod tests {
         assert_eq!(
             refused(|v| v["meterValueResolution"] = "PT5M".into()).field,
             "meterValueResolution"
+        );
+        assert_eq!(
+            refused(|v| v["logRetentionDays"] = 0.into()).field,
+            "logRetentionDays"
+        );
+        assert_eq!(
+            refused(|v| v["logRetentionDays"] = (-3).into()).field,
+            "logRetentionDays"
         );
         assert_eq!(
             refused(|v| v["defaultSiteId"] = (-4).into()).field,

@@ -129,6 +129,47 @@ enum TenantCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Connection status, last delivery, pending/rejected/parked counts, masked API key.
+    Status {
+        gln: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The API key Utility Cloud uses to call the admin API.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCmd),
+    /// Advanced settings: site and product mapping, virtual token prefix, accounting point
+    /// pattern, topic, tariffs, revenue-share sites, log retention.
+    #[command(subcommand)]
+    Settings(SettingsCmd),
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCmd {
+    /// Issue a new key (printed once; only its hash is stored) and revoke the old one.
+    Rotate {
+        gln: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum SettingsCmd {
+    /// Show the advanced settings.
+    Get {
+        gln: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change settings from a JSON object (FILE, else stdin): given fields replace the
+    /// stored ones, null resets one to its default; validated like `ucc tenant put`.
+    Put {
+        gln: String,
+        file: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -206,6 +247,18 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Tenant(TenantCmd::Put { file }) => cmd::tenant::put(&store, &file).await,
         Command::Tenant(TenantCmd::Get { gln, json }) => cmd::tenant::get(&store, &gln, json).await,
         Command::Tenant(TenantCmd::List { json }) => cmd::tenant::list(&store, json).await,
+        Command::Tenant(TenantCmd::Status { gln, json }) => {
+            cmd::admin::status(&store, &gln, json).await
+        }
+        Command::Tenant(TenantCmd::ApiKey(ApiKeyCmd::Rotate { gln, json })) => {
+            cmd::admin::rotate_key(&store, &gln, json).await
+        }
+        Command::Tenant(TenantCmd::Settings(SettingsCmd::Get { gln, json })) => {
+            cmd::admin::settings_get(&store, &gln, json).await
+        }
+        Command::Tenant(TenantCmd::Settings(SettingsCmd::Put { gln, file, json })) => {
+            cmd::admin::settings_put(&store, &gln, file.as_deref(), json).await
+        }
         Command::Drivers(DriversCmd::List { tenant, json }) => {
             cmd::drivers::list(&store, &tenant, json).await
         }

@@ -168,7 +168,7 @@ pub async fn attempt_claimed(d: &Deliverer, claim: Claim) -> Result<DeliveryReco
     }];
     for entry in &attempted.logs {
         ops.push(WriteOp::Put {
-            item: entry.to_item(d.ctx.log_retention_days)?,
+            item: entry.to_item(d.ctx.log_retention_for(entry.tenant.as_ref()))?,
             condition: Condition::Always,
         });
     }

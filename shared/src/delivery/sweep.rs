@@ -68,7 +68,7 @@ async fn probe_blocked(d: &Deliverer, report: &mut SweepReport) -> Result<(), St
                 response_body: serde_json::from_str(&c.response).ok(),
             };
             ops.push(crate::store::WriteOp::Put {
-                item: entry.to_item(d.ctx.log_retention_days)?,
+                item: entry.to_item(d.ctx.log_retention_for(entry.tenant.as_ref()))?,
                 condition: crate::store::Condition::Always,
             });
         }

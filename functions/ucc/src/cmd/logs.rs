@@ -176,6 +176,21 @@ pub async fn run(store: &str, a: &LogsArgs) -> CmdResult {
             &rows
         )
     );
+    // Failed requests are what an operator reads logs for: show what was sent and what came
+    // back, in full, under the table (--json has every payload).
+    for e in out.iter().filter(|e| e.response_code >= 400) {
+        println!(
+            "\n── {} {} {} {}",
+            e.time.format("%Y-%m-%d %H:%M:%S%.3f"),
+            e.action,
+            e.response_code,
+            e.reference_id.as_deref().unwrap_or("-")
+        );
+        println!("request:  {}", e.request_payload);
+        if let Some(b) = &e.response_body {
+            println!("response: {b}");
+        }
+    }
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! One module per command group; each opens the store, calls the core, prints.
 
+pub mod admin;
 pub mod deliveries;
 pub mod drivers;
 pub mod logs;

@@ -1,0 +1,185 @@
+//! Deliveries to Utility Cloud: list by state, show one, retry a rejected one, credit a
+//! delivered one.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use ucc_shared::delivery::credit::{self, CreditError};
+use ucc_shared::delivery::record::{DeliveryRecord, DeliveryState, TRANSACTIONS};
+use ucc_shared::delivery::{self, Deliverer};
+use ucc_shared::gln::Gln;
+use ucc_shared::keys;
+use ucc_shared::store::Condition;
+
+use super::errors::{ApiError, ApiResult};
+use super::{auth, body_bytes, paging, parse_json, path_params, query_params, AdminState};
+
+/// Transaction ids are UC's references; anything longer is not one.
+const MAX_ID: usize = 128;
+const MAX_REASON: usize = 1000;
+
+/// The operator's view of a delivery (the stored session and lease bookkeeping left out).
+pub fn view(r: &DeliveryRecord) -> Value {
+    json!({
+        "transactionId": r.transaction_id,
+        "tenant": r.tenant,
+        "kind": r.kind,
+        "state": r.state,
+        "attempts": r.attempts,
+        "waitingForAuth": r.waiting_for_auth,
+        "nextAttemptAt": r.next_attempt_at,
+        "lastResult": r.last_result,
+        "lastStatus": r.last_status,
+        "lastResponse": r.last_response,
+        "createdAt": r.created_at,
+        "deliveredAt": r.delivered_at,
+        "accountingPoint": r.accounting_point,
+        "creditOf": r.credit_of,
+        "creditedBy": r.credited_by,
+        "payload": r.payload,
+    })
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID && !id.chars().any(char::is_control)
+}
+
+fn credit_error(e: CreditError) -> ApiError {
+    match e {
+        CreditError::NotFound(_) => ApiError::not_found("no such transaction in this tenant"),
+        CreditError::Store(e) => e.into(),
+        CreditError::Ambiguous { .. } => ApiError::internal(),
+        other => ApiError::conflict(other.to_string()),
+    }
+}
+
+pub async fn list(
+    State(s): State<AdminState>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let raw = path_params(path);
+    let a = auth::tenant(&s, &headers, raw.as_deref().unwrap_or("")).await?;
+    let p = query_params(query, &["state", "limit", "cursor"])?;
+    let state = p
+        .get("state")
+        .map(|v| {
+            DeliveryState::parse(v)
+                .ok_or_else(|| ApiError::invalid("state", "must be pending, delivered or rejected"))
+        })
+        .transpose()?;
+    let limit = paging::limit(p.get("limit"), 50, 200)?;
+    let cursor = p.get("cursor").map(|c| paging::decode(c)).transpose()?;
+    let (items, next) = paging::scan(
+        s.d.ctx.store.as_ref(),
+        keys::tenant(&a.gln, TRANSACTIONS),
+        cursor.clone().unwrap_or_else(|| " ".into()),
+        "\u{10FFFF}".into(),
+        false,
+        cursor.as_deref(),
+        limit,
+        |item| {
+            DeliveryRecord::from_item(item)
+                .ok()
+                .filter(|r| state.is_none_or(|w| r.state == w))
+                .map(|r| view(&r))
+        },
+    )
+    .await?;
+    Ok(Json(json!({ "items": items, "next": next })))
+}
+
+async fn find(d: &Deliverer, gln: &Gln, id: &str) -> ApiResult<(DeliveryRecord, u64)> {
+    if !valid_id(id) {
+        return Err(ApiError::not_found("no such transaction in this tenant"));
+    }
+    credit::find(d, Some(gln), id).await.map_err(credit_error)
+}
+
+pub async fn show(
+    State(s): State<AdminState>,
+    headers: HeaderMap,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult<Json<Value>> {
+    let (raw, id) = super::tenant_and_id(&s, &headers, path).await?;
+    let a = auth::tenant(&s, &headers, &raw).await?;
+    let (rec, _) = find(&s.d, &a.gln, &id).await?;
+    Ok(Json(view(&rec)))
+}
+
+/// Re-drives one delivery now; a rejected one goes back to pending first (the operator
+/// fixed the cause). Delivered ones are refused: undoing them is a credit.
+pub async fn retry_now(d: &Deliverer, gln: &Gln, id: &str) -> ApiResult<DeliveryRecord> {
+    let (mut rec, version) = find(d, gln, id).await?;
+    if rec.state == DeliveryState::Delivered {
+        return Err(ApiError::conflict(
+            "already delivered; to undo it, credit it",
+        ));
+    }
+    let now = d.ctx.now();
+    if rec.state == DeliveryState::Rejected {
+        rec.state = DeliveryState::Pending;
+        rec.next_attempt_at = Some(now);
+        rec.updated_at = now;
+        d.ctx
+            .store
+            .put(rec.to_item(version + 1)?, Condition::Version(version))
+            .await?;
+    }
+    delivery::deliver(d, &rec.key())
+        .await?
+        .ok_or_else(|| ApiError::conflict("being delivered by another instance right now"))
+}
+
+pub async fn retry(
+    State(s): State<AdminState>,
+    headers: HeaderMap,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult<Json<Value>> {
+    let (raw, id) = super::tenant_and_id(&s, &headers, path).await?;
+    let a = auth::tenant(&s, &headers, &raw).await?;
+    let done = retry_now(&s.d, &a.gln, &id).await?;
+    Ok(Json(view(&done)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreditBody {
+    transaction_id: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+pub async fn credit(
+    State(s): State<AdminState>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let raw = path_params(path);
+    let a = auth::tenant(&s, &headers, raw.as_deref().unwrap_or("")).await?;
+    let bytes = body_bytes(body)?;
+    let b: CreditBody = parse_json(&bytes)?;
+    if !valid_id(&b.transaction_id) {
+        return Err(ApiError::invalid(
+            "transactionId",
+            format!("must be 1 to {MAX_ID} characters without control characters"),
+        ));
+    }
+    if b.reason.as_ref().is_some_and(|r| r.len() > MAX_REASON) {
+        return Err(ApiError::invalid(
+            "reason",
+            format!("must be at most {MAX_REASON} bytes"),
+        ));
+    }
+    let result = credit::credit(&s.d, Some(&a.gln), &b.transaction_id, b.reason)
+        .await
+        .map_err(credit_error)?;
+    let v = serde_json::to_value(&result).map_err(|_| ApiError::internal())?;
+    Ok((StatusCode::CREATED, Json(v)))
+}

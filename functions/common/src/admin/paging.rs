@@ -1,0 +1,99 @@
+//! Cursor pagination over one partition. The cursor is the sort key of the last item a
+//! page looked at (base64url), so the next page starts strictly after it: items written
+//! meanwhile either sort before the cursor (a newer log entry in a newest-first listing)
+//! or are simply found later, and no item is skipped or repeated.
+
+use base64::Engine;
+use ucc_shared::store::{Item, Query, SkRange, Store, StoreError};
+
+use super::errors::{ApiError, ApiResult};
+
+/// Store pages read at most per API page, so a selective filter over a long history
+/// answers quickly (with a cursor to continue) instead of reading everything.
+pub const MAX_STORE_PAGES: usize = 10;
+const STORE_PAGE: usize = 200;
+/// Sort keys are short; a longer cursor is not one of ours.
+const MAX_CURSOR_SK: usize = 1024;
+
+pub fn encode(sk: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sk.as_bytes())
+}
+
+pub fn decode(raw: &str) -> ApiResult<String> {
+    let bad = || ApiError::invalid("cursor", "is not a cursor from a previous page");
+    if raw.len() > MAX_CURSOR_SK * 2 {
+        return Err(bad());
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .map_err(|_| bad())?;
+    let sk = String::from_utf8(bytes).map_err(|_| bad())?;
+    if sk.is_empty() || sk.len() > MAX_CURSOR_SK || sk.chars().any(char::is_control) {
+        return Err(bad());
+    }
+    Ok(sk)
+}
+
+pub fn limit(raw: Option<&String>, default: usize, max: usize) -> ApiResult<usize> {
+    match raw {
+        None => Ok(default),
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::invalid(
+                "limit",
+                format!("must be an integer from 1 to {max}"),
+            )),
+        },
+    }
+}
+
+/// One page scan: items of `pk` between `lower` and `upper` (inclusive) in the given
+/// order, minus `skip` (the previous cursor, which an inclusive bound would repeat),
+/// kept when `keep` maps them to `Some`. Returns the kept items and the next cursor.
+#[allow(clippy::too_many_arguments)]
+pub async fn scan<T>(
+    store: &dyn Store,
+    pk: String,
+    lower: String,
+    upper: String,
+    descending: bool,
+    skip: Option<&str>,
+    limit: usize,
+    mut keep: impl FnMut(&Item) -> Option<T>,
+) -> Result<(Vec<T>, Option<String>), StoreError> {
+    // DynamoDB refuses BETWEEN with bounds the wrong way round; nothing can match anyway.
+    if lower > upper {
+        return Ok((Vec::new(), None));
+    }
+    let mut q = Query {
+        pk,
+        range: SkRange::Between(lower, upper),
+        descending,
+        limit: STORE_PAGE,
+        cursor: None,
+    };
+    let mut out = Vec::new();
+    let mut last: Option<String> = None;
+    for _ in 0..MAX_STORE_PAGES {
+        let page = store.query(&q).await?;
+        let n = page.items.len();
+        for (i, item) in page.items.iter().enumerate() {
+            if skip == Some(item.key.sk.as_str()) {
+                continue;
+            }
+            last = Some(item.key.sk.clone());
+            if let Some(v) = keep(item) {
+                out.push(v);
+                if out.len() >= limit {
+                    let more = i + 1 < n || page.next.is_some();
+                    return Ok((out, last.filter(|_| more).map(|sk| encode(&sk))));
+                }
+            }
+        }
+        match page.next {
+            Some(c) => q.cursor = Some(c),
+            None => return Ok((out, None)),
+        }
+    }
+    Ok((out, last.map(|sk| encode(&sk))))
+}

@@ -1,0 +1,266 @@
+//! Details, tenant creation, API-key rotation and advanced settings.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde_json::{json, Map, Value};
+use ucc_shared::apikey;
+use ucc_shared::delivery::record::{DeliveryRecord, DeliveryState, TRANSACTIONS};
+use ucc_shared::delivery::status;
+use ucc_shared::gln::Gln;
+use ucc_shared::keys;
+use ucc_shared::registry::{self, RegistryError};
+use ucc_shared::store::{Query, SkRange, Store, StoreError};
+use ucc_shared::tenant::{ConfigError, TenantConfig};
+
+use super::auth::{self, Caller};
+use super::errors::{ApiError, ApiResult};
+use super::{body_bytes, path_params, AdminState};
+
+/// The advanced settings a tenant changes itself (SPEC §7); everything else in the config
+/// (identity, UC connection, pricing basics) is the platform's.
+pub const SETTINGS_FIELDS: [&str; 9] = [
+    "defaultSiteId",
+    "productSites",
+    "virtualTokenPrefix",
+    "accountingPointPattern",
+    "serviceBusTopic",
+    "tariffs",
+    "siteTariffs",
+    "sites",
+    "logRetentionDays",
+];
+
+/// The Details tab. Store cost: the status item (1 read), the API-key item (1 read), and
+/// one query per 200 items of the tenant's deliveries and parked messages.
+pub async fn details_view(
+    store: &dyn Store,
+    cfg: &TenantConfig,
+    blocked_here: bool,
+) -> Result<Value, StoreError> {
+    let gln = &cfg.gln;
+    let st = status::get(store, gln).await?;
+    let (mut pending, mut rejected) = (0u64, 0u64);
+    let mut last: Option<DeliveryRecord> = None;
+    for_each(store, keys::tenant(gln, TRANSACTIONS), |item| {
+        if let Ok(r) = DeliveryRecord::from_item(item) {
+            match r.state {
+                DeliveryState::Pending => pending += 1,
+                DeliveryState::Rejected => rejected += 1,
+                DeliveryState::Delivered => {
+                    if last
+                        .as_ref()
+                        .is_none_or(|l| l.delivered_at < r.delivered_at)
+                    {
+                        last = Some(r);
+                    }
+                }
+            }
+        }
+    })
+    .await?;
+    let mut parked = 0u64;
+    for_each(store, keys::tenant(gln, keys::PARKED), |_| parked += 1).await?;
+    let key = apikey::get(store, gln).await?;
+    let connection = if blocked_here {
+        status::Connection::AuthBlocked
+    } else {
+        st.status
+    };
+    Ok(json!({
+        "gln": gln,
+        "name": cfg.name,
+        "mode": cfg.mode,
+        "status": connection.as_str(),
+        "statusSince": st.since,
+        "statusReason": st.reason,
+        "lastDelivery": last.map(|r| json!({
+            "transactionId": r.transaction_id,
+            "deliveredAt": r.delivered_at,
+            "kind": r.kind,
+        })),
+        "counts": { "pending": pending, "rejected": rejected, "parked": parked },
+        "apiKey": key.map(|k| json!({
+            "masked": k.masked(gln),
+            "fingerprint": k.fingerprint(),
+            "createdAt": k.created_at,
+        })),
+        "logRetentionDays": cfg.retention_days(),
+    }))
+}
+
+async fn for_each(
+    store: &dyn Store,
+    pk: String,
+    mut f: impl FnMut(&ucc_shared::store::Item),
+) -> Result<(), StoreError> {
+    let mut q = Query {
+        pk,
+        range: SkRange::Between(" ".into(), "\u{10FFFF}".into()),
+        descending: false,
+        limit: 200,
+        cursor: None,
+    };
+    loop {
+        let page = store.query(&q).await?;
+        page.items.iter().for_each(&mut f);
+        match page.next {
+            Some(c) => q.cursor = Some(c),
+            None => return Ok(()),
+        }
+    }
+}
+
+pub async fn details(
+    State(s): State<AdminState>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<Value>> {
+    let raw = path_params(path);
+    let a = auth::tenant(&s, &headers, raw.as_deref().unwrap_or("")).await?;
+    let v = details_view(s.d.ctx.store.as_ref(), &a.config, s.d.is_blocked(&a.gln)).await?;
+    Ok(Json(v))
+}
+
+fn config_error(e: ConfigError) -> ApiError {
+    ApiError::invalid(e.field, e.message)
+}
+
+/// `PUT /api/tenants/{gln}`: the platform creates or replaces a tenant.
+pub async fn put_tenant(
+    State(s): State<AdminState>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    match auth::caller(&s, &headers).await? {
+        Caller::Platform => {}
+        Caller::Tenant(_) => return Err(ApiError::forbidden_platform_only()),
+    }
+    let raw = path_params(path)?;
+    let gln = Gln::parse(&raw).map_err(|e| ApiError::invalid("gln", e.to_string()))?;
+    let bytes = body_bytes(body)?;
+    let cfg = TenantConfig::from_json(&bytes).map_err(config_error)?;
+    if cfg.gln != gln {
+        return Err(ApiError::invalid("gln", "differs from the GLN in the path"));
+    }
+    let created = store_config(&s, &cfg).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(json!({ "created": created, "tenant": cfg }))))
+}
+
+async fn store_config(s: &AdminState, cfg: &TenantConfig) -> ApiResult<bool> {
+    let created = registry::put(s.d.ctx.store.as_ref(), cfg)
+        .await
+        .map_err(|e| match e {
+            RegistryError::CustomerTaken { .. } => ApiError {
+                status: StatusCode::CONFLICT,
+                code: "conflict",
+                message: "customerId: already belongs to another tenant".into(),
+                field: Some("customerId".into()),
+            },
+            RegistryError::Store(e) => e.into(),
+            RegistryError::Corrupt(..) => ApiError::internal(),
+        })?;
+    s.d.ctx.forget_tenant(&cfg.gln);
+    Ok(created)
+}
+
+/// `POST /api/tenants/{gln}/api-key`: the only answer that ever contains the key.
+pub async fn rotate_key(
+    State(s): State<AdminState>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<(StatusCode, [(&'static str, &'static str); 1], Json<Value>)> {
+    let raw = path_params(path);
+    let a = auth::tenant(&s, &headers, raw.as_deref().unwrap_or("")).await?;
+    let key = apikey::rotate(s.d.ctx.store.as_ref(), &a.gln, s.d.ctx.now())
+        .await?
+        .ok_or_else(|| ApiError::not_found("no tenant with this GLN"))?;
+    tracing::info!(tenant = %a.gln, by = ?a.caller, "admin API key rotated");
+    Ok((
+        StatusCode::CREATED,
+        [("cache-control", "no-store")],
+        Json(json!({ "apiKey": key })),
+    ))
+}
+
+/// The settings part of a config, every field present (`null` when unset).
+pub fn settings_view(cfg: &TenantConfig) -> Value {
+    let full = serde_json::to_value(cfg).unwrap_or(Value::Null);
+    let mut out = Map::new();
+    for f in SETTINGS_FIELDS {
+        out.insert(f.to_owned(), full.get(f).cloned().unwrap_or(Value::Null));
+    }
+    Value::Object(out)
+}
+
+/// Applies a settings patch to a config: fields given replace the stored value, `null`
+/// resets to the default, fields not given stay. The result is validated whole, exactly
+/// as `ucc tenant put` validates a file.
+pub fn merge_settings(cfg: &TenantConfig, patch: &Value) -> Result<TenantConfig, ConfigError> {
+    let Value::Object(patch) = patch else {
+        return Err(ConfigError {
+            field: "(body)".into(),
+            message: "must be a JSON object of settings".into(),
+        });
+    };
+    let mut full = serde_json::to_value(cfg).map_err(|e| ConfigError {
+        field: "(document)".into(),
+        message: e.to_string(),
+    })?;
+    for (k, v) in patch {
+        if !SETTINGS_FIELDS.contains(&k.as_str()) {
+            return Err(ConfigError {
+                field: k.clone(),
+                message: format!(
+                    "is not an advanced setting ({})",
+                    SETTINGS_FIELDS.join(", ")
+                ),
+            });
+        }
+        if let Value::Object(m) = &mut full {
+            if v.is_null() {
+                m.remove(k);
+            } else {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    TenantConfig::from_value(&full)
+}
+
+pub async fn get_settings(
+    State(s): State<AdminState>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<Value>> {
+    let raw = path_params(path);
+    let a = auth::tenant(&s, &headers, raw.as_deref().unwrap_or("")).await?;
+    Ok(Json(settings_view(&a.config)))
+}
+
+pub async fn put_settings(
+    State(s): State<AdminState>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let raw = path_params(path);
+    let a = auth::tenant(&s, &headers, raw.as_deref().unwrap_or("")).await?;
+    let bytes = body_bytes(body)?;
+    let patch: Value = super::parse_json(&bytes)?;
+    // Merge into what is stored now, not a cached copy up to 30 s old.
+    let current = registry::get(s.d.ctx.store.as_ref(), &a.gln)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no tenant with this GLN"))?;
+    let next = merge_settings(&current, &patch).map_err(config_error)?;
+    store_config(&s, &next).await?;
+    Ok(Json(settings_view(&next)))
+}
