@@ -35,6 +35,7 @@ ucc_tests::store_tests!(
     every_error_status_has_the_json_error_body,
     log_retention_is_per_tenant,
     openapi_document_matches_the_router,
+    details_cost_a_fixed_number_of_store_requests_for_a_small_tenant,
 );
 
 fn g(s: &str) -> Gln {
@@ -960,4 +961,34 @@ async fn openapi_document_matches_the_router(store: Arc<dyn Store>) {
             }
         }
     }
+}
+
+/// Store requests of one Details call (tenant key, config cached): key check (1 get), status
+/// (1 get), deliveries (1 query per 200), parked (1 query per 200), key for masking (1 get).
+async fn details_cost_a_fixed_number_of_store_requests_for_a_small_tenant(store: Arc<dyn Store>) {
+    let counting = Arc::new(ucc_shared::store::counting::CountingStore::new(store));
+    let api = Api::start(counting.clone()).await;
+    api.env
+        .send(&session("8401", COSTED_CUSTOMER, RFID, None))
+        .await;
+    let path = format!("/api/tenants/{NORDLYS}");
+    // Warm the tenant-config cache as a running instance has it.
+    assert_eq!(
+        api.call("GET", &path, Some(&api.nordlys_key), None).await.0,
+        200
+    );
+    counting.reset();
+    assert_eq!(
+        api.call("GET", &path, Some(&api.nordlys_key), None).await.0,
+        200
+    );
+    let c = counting.counts();
+    assert_eq!((c.get, c.query, c.total()), (3, 2, 5), "{c:?}");
+    counting.reset();
+    assert_eq!(
+        api.call("GET", &path, Some(PLATFORM_KEY), None).await.0,
+        200
+    );
+    let c = counting.counts();
+    assert_eq!((c.get, c.query, c.total()), (2, 2, 4), "{c:?}");
 }
