@@ -5,7 +5,7 @@ CARGO ?= cargo
 DEMO_STORE ?= .ucc/demo
 SCENARIO ?= examples/nordlys
 
-.PHONY: run test unit lint fmt bench clean-demo
+.PHONY: run test unit lint fmt bench clean-demo package infra-check bench-coldstart chaos soak
 
 # The example tenants' secret references; the local UC/Entra stand-in accepts this value.
 DEMO_SECRET ?= demo-secret-not-a-real-one
@@ -19,8 +19,9 @@ run:
 	@echo
 	@echo "Inspect it: cargo run -q -p ucc -- --store $(DEMO_STORE) drivers list --tenant 7080010002488"
 
-## test: formatting, lints, then every test against the embedded store AND DynamoDB Local
-test: lint
+## test: formatting, lints, infrastructure checks, then every test against the embedded store
+## AND DynamoDB Local
+test: lint infra-check
 	scripts/with-dynamodb-local.sh $(CARGO) test --workspace
 
 ## unit: tests without DynamoDB Local (its tests are skipped with a notice)
@@ -40,3 +41,26 @@ bench:
 
 clean-demo:
 	rm -rf $(DEMO_STORE)
+
+## chaos: the chaos run at the full size of issue 7 (500 accounting points, 2,000 sessions;
+## `make test` runs it at a fifth of that); soak: ten times the full size
+chaos:
+	UCC_CHAOS_SCALE=1 scripts/with-dynamodb-local.sh $(CARGO) test --release -p ucc-tests --test chaos -- --nocapture
+
+soak:
+	UCC_CHAOS_SCALE=10 scripts/with-dynamodb-local.sh $(CARGO) test --release -p ucc-tests --test chaos -- --nocapture
+
+## package: release builds of every function: target/lambda/<function>.zip (a Lambda
+## `bootstrap` each) and target/azure/functionapp.zip (custom handler); prints their sizes
+package:
+	CARGO=$(CARGO) scripts/package.sh
+
+## infra-check: terraform fmt -check and checkov (pinned, cached in ~/.cache/ucc) on
+## infra/terraform and infra/bicep, and the Service Bus SQL filter against the SPEC
+infra-check:
+	scripts/infra-check.sh
+
+## bench-coldstart: time from process start to first response of each packaged bootstrap
+## against a local Lambda Runtime API stand-in (run `make package` first)
+bench-coldstart:
+	scripts/cold-start.sh

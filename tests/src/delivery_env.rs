@@ -43,6 +43,7 @@ impl Clock for ManualClock {
 }
 
 pub struct Env {
+    pub timeout: Duration,
     pub standin: StandIn,
     pub store: Arc<dyn Store>,
     pub clock: Arc<ManualClock>,
@@ -99,6 +100,11 @@ pub fn session(tx: &str, customer: &str, tag: &str, site: Option<i64>) -> Value 
 
 impl Env {
     pub async fn new(store: Arc<dyn Store>) -> Env {
+        Env::new_with_timeout(store, Duration::from_secs(2)).await
+    }
+
+    /// As [`Env::new`], with a given UC/Entra call timeout.
+    pub async fn new_with_timeout(store: Arc<dyn Store>, timeout: Duration) -> Env {
         let standin = StandIn::start(StandInConfig {
             client_secret: SECRET.into(),
             ..StandInConfig::default()
@@ -115,8 +121,9 @@ impl Env {
         let mut ctx = Ctx::new(store.clone());
         ctx.clock = clock.clone();
         let ctx = Arc::new(ctx);
-        let d = Arc::new(Deliverer::new(ctx.clone(), Duration::from_secs(2)).expect("deliverer"));
+        let d = Arc::new(Deliverer::new(ctx.clone(), timeout).expect("deliverer"));
         let env = Env {
+            timeout,
             standin,
             store,
             clock,
@@ -149,7 +156,7 @@ impl Env {
     pub fn other_instance(&self) -> Arc<Deliverer> {
         let mut ctx = Ctx::new(self.store.clone());
         ctx.clock = self.clock.clone();
-        Arc::new(Deliverer::new(Arc::new(ctx), Duration::from_secs(2)).expect("deliverer"))
+        Arc::new(Deliverer::new(Arc::new(ctx), self.timeout).expect("deliverer"))
     }
 
     pub async fn contract(&self, e: Value) {

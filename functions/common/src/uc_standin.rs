@@ -104,6 +104,8 @@ pub enum Fault {
     AcceptThenStall(Duration),
     /// Hold the request this long, then answer 504 without having accepted it.
     Stall(Duration),
+    /// Behave normally: lets a test queue a random mix of faults and normal answers.
+    Pass,
 }
 
 /// One request as the stand-in saw it. The `Authorization` value is never kept, and a
@@ -567,7 +569,7 @@ fn decide(
             return a;
         }
         Some(Fault::AcceptThenStall(d)) => delay = Some(d),
-        None => {}
+        Some(Fault::Pass) | None => {}
     }
     let mut answer = match call {
         Call::Token => issue_token(inner, body),

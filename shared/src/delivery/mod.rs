@@ -141,6 +141,16 @@ pub async fn attempt_claimed(d: &Deliverer, claim: Claim) -> Result<DeliveryReco
         d.ctx.tenant(&record.tenant).await?.ok_or_else(|| {
             StoreError::Invalid(format!("tenant {} no longer exists", record.tenant))
         })?;
+    // Another instance may have seen the credential work again since this one marked the
+    // tenant blocked: the persisted status decides (one read, only while blocked here).
+    if d.is_blocked(&record.tenant)
+        && status::get(d.ctx.store.as_ref(), &record.tenant)
+            .await?
+            .status
+            == status::Connection::Ok
+    {
+        d.set_blocked(&record.tenant, false);
+    }
     let attempted = if d.is_blocked(&record.tenant) {
         attempt::Attempted {
             result: AttemptResult::AuthBlocked {
