@@ -1,0 +1,6 @@
+using 'main.bicep'
+
+param environment = 'production'
+param ucClientSecretNames = [
+  'NORDLYS'
+]

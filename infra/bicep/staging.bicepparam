@@ -1,0 +1,7 @@
+using 'main.bicep'
+
+param environment = 'staging'
+param ucClientSecretNames = [
+  'NORDLYS'
+]
+param planSku = 'B1'

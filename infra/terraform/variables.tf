@@ -1,0 +1,108 @@
+variable "environment" {
+  description = "Deployment environment: production or staging (names every resource)."
+  type        = string
+
+  validation {
+    condition     = contains(["production", "staging"], var.environment)
+    error_message = "environment must be \"production\" or \"staging\"."
+  }
+}
+
+variable "aws_region" {
+  description = "AWS region for every resource."
+  type        = string
+  default     = "eu-north-1"
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name; the environment is appended."
+  type        = string
+  default     = "ucc"
+}
+
+variable "artifacts_dir" {
+  description = "Directory holding the Lambda zips built by `make package` (target/lambda)."
+  type        = string
+  default     = "../../target/lambda"
+}
+
+variable "lambda_architecture" {
+  description = "Instruction set of the packaged bootstraps: `make package` builds for the build host (x86_64 here)."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be x86_64 or arm64."
+  }
+}
+
+variable "enable_admin_api" {
+  description = "Deploy the admin-api Lambda behind a Function URL (needs target/lambda/admin-api.zip)."
+  type        = bool
+  default     = true
+}
+
+variable "uc_client_secrets" {
+  description = <<-EOT
+    One Secrets Manager secret per UC client secret, keyed by a short upper-case name. NAME
+    becomes the Lambda environment variable UCC_SECRET_NAME, which the tenant config refers
+    to as "clientSecretRef": "env:UCC_SECRET_NAME". The value is set out of band
+    (aws secretsmanager put-secret-value), never in Terraform code.
+  EOT
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.uc_client_secrets) : can(regex("^[A-Z][A-Z0-9_]{0,62}$", k))])
+    error_message = "uc_client_secrets keys must be upper-case names like NORDLYS."
+  }
+}
+
+variable "log_retention_days" {
+  description = "CloudWatch Logs retention of the functions' JSON logs."
+  type        = number
+  default     = 365
+}
+
+variable "http_timeout_ms" {
+  description = "UCC_HTTP_TIMEOUT_MS: timeout of each UC / Entra request."
+  type        = number
+  default     = 10000
+}
+
+variable "rust_log" {
+  description = "RUST_LOG filter of the functions."
+  type        = string
+  default     = "info"
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions per function; -1 leaves a function unreserved (needed on accounts with the default concurrency quota of 10)."
+  type        = map(number)
+  default = {
+    contract-events   = 10
+    session-completed = 10
+    delivery-retry    = 1
+    reconciliation    = 1
+    admin-api         = 5
+  }
+}
+
+variable "alarm_email" {
+  description = "Optional e-mail address subscribed to the alarm topic (confirm the subscription mail)."
+  type        = string
+  default     = ""
+}
+
+variable "oldest_pending_alarm_minutes" {
+  description = "Alarm when the oldest pending UC delivery is older than this."
+  type        = number
+  default     = 60
+}
+
+variable "table_deletion_protection" {
+  description = "DynamoDB deletion protection (keep true in production)."
+  type        = bool
+  default     = true
+}
