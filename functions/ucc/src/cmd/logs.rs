@@ -1,5 +1,6 @@
 use chrono::{DateTime, Duration, Utc};
-use ucc_shared::log::{self, LogEntry};
+use ucc_functions::admin::logs::{self, LogFilter};
+use ucc_shared::log::{self as log_store, LogEntry};
 
 use super::{ctx, gln, CmdResult};
 use crate::output::{print_json, table};
@@ -57,50 +58,10 @@ pub fn parse_time(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String
     Ok(now - d)
 }
 
-struct Filter {
-    since: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
-    action: Option<String>,
-    status: Option<(u16, u16)>,
-    reference: Option<String>,
-    grep: Option<String>,
-}
-
+/// The API's status syntax, with the CLI's wording for errors.
 fn parse_status(raw: &str) -> Result<(u16, u16), String> {
-    let bad = || format!("--status {raw:?}: give a code (404) or a class (4xx)");
-    if let Some(class) = raw.strip_suffix("xx").or_else(|| raw.strip_suffix("XX")) {
-        let c: u16 = class.parse().map_err(|_| bad())?;
-        if !(1..=5).contains(&c) {
-            return Err(bad());
-        }
-        return Ok((c * 100, c * 100 + 99));
-    }
-    let code: u16 = raw.parse().map_err(|_| bad())?;
-    Ok((code, code))
-}
-
-impl Filter {
-    fn keeps(&self, e: &LogEntry) -> bool {
-        self.since.is_none_or(|t| e.time >= t)
-            && self.until.is_none_or(|t| e.time < t)
-            && self
-                .action
-                .as_ref()
-                .is_none_or(|a| e.action.eq_ignore_ascii_case(a))
-            && self
-                .status
-                .is_none_or(|(lo, hi)| (lo..=hi).contains(&e.response_code))
-            && self
-                .reference
-                .as_ref()
-                .is_none_or(|r| e.reference_id.as_deref() == Some(r.as_str()))
-            && self.grep.as_ref().is_none_or(|g| {
-                e.request_payload.contains(g.as_str())
-                    || e.response_body
-                        .as_ref()
-                        .is_some_and(|b| b.to_string().contains(g.as_str()))
-            })
-    }
+    logs::parse_status(raw)
+        .ok_or_else(|| format!("--status {raw:?}: give a code (404) or a class (4xx)"))
 }
 
 pub async fn run(store: &str, a: &LogsArgs) -> CmdResult {
@@ -110,24 +71,25 @@ pub async fn run(store: &str, a: &LogsArgs) -> CmdResult {
         (None, false) => return Err("give --tenant GLN (or --unrouted)".into()),
     };
     let now = Utc::now();
-    let filter = Filter {
-        since: a.since.as_deref().map(|s| parse_time(s, now)).transpose()?,
-        until: a.until.as_deref().map(|s| parse_time(s, now)).transpose()?,
+    // The very filter the admin API's Logs route applies, so both answer the same question.
+    let filter = LogFilter {
+        from: a.since.as_deref().map(|s| parse_time(s, now)).transpose()?,
+        to: a.until.as_deref().map(|s| parse_time(s, now)).transpose()?,
         action: a.action.clone(),
         status: a.status.as_deref().map(parse_status).transpose()?,
         reference: a.reference.clone(),
-        grep: a.grep.clone(),
+        text: a.grep.clone(),
     };
     let ctx = ctx(store).await?;
     let mut out: Vec<LogEntry> = Vec::new();
     let mut cursor = None;
     'pages: loop {
-        let (entries, next) = log::list(ctx.store.as_ref(), tenant.as_ref(), 200, cursor)
+        let (entries, next) = log_store::list(ctx.store.as_ref(), tenant.as_ref(), 200, cursor)
             .await
             .map_err(|e| e.to_string())?;
         for e in entries {
             // Newest first: once past --since, nothing older can match.
-            if filter.since.is_some_and(|t| e.time < t) {
+            if filter.from.is_some_and(|t| e.time < t) {
                 break 'pages;
             }
             if filter.keeps(&e) {
