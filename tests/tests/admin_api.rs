@@ -36,6 +36,7 @@ ucc_tests::store_tests!(
     log_retention_is_per_tenant,
     openapi_document_matches_the_router,
     details_cost_a_fixed_number_of_store_requests_for_a_small_tenant,
+    large_log_pages_stop_at_the_byte_budget_without_losing_entries,
 );
 
 fn g(s: &str) -> Gln {
@@ -825,7 +826,9 @@ async fn log_retention_is_per_tenant(store: Arc<dyn Store>) {
         )
         .await;
     assert_eq!(status, 200);
-    // A fresh instance reads the new setting; each tenant's entries carry its own TTL.
+    // A fresh instance reads the new setting; each tenant's entries carry its own TTL. The
+    // hand-moved clock goes forward so these entries sort after the setup's.
+    api.env.clock.advance(std::time::Duration::from_secs(60));
     let d = api.env.other_instance();
     api.env
         .send(&session("8201", COSTED_CUSTOMER, RFID, None))
@@ -991,4 +994,41 @@ async fn details_cost_a_fixed_number_of_store_requests_for_a_small_tenant(store:
     );
     let c = counting.counts();
     assert_eq!((c.get, c.query, c.total()), (2, 2, 4), "{c:?}");
+}
+
+async fn large_log_pages_stop_at_the_byte_budget_without_losing_entries(store: Arc<dyn Store>) {
+    let api = Api::start(store).await;
+    let ctx = api.env.d.ctx.clone();
+    let t0 = Utc::now() - Duration::hours(2);
+    let big = format!("big-{}", "x".repeat(60 * 1024));
+    for i in 0..80 {
+        let e = entry(
+            NORDLYS,
+            t0 + Duration::seconds(i),
+            "InvoiceLineImport",
+            201,
+            &format!("B-{i}"),
+            &big,
+        );
+        log::write(&ctx, &e).await.unwrap();
+    }
+    let path = format!("/api/tenants/{NORDLYS}/logs?q=big-&limit=500");
+    let (status, first) = api.call("GET", &path, Some(&api.nordlys_key), None).await;
+    assert_eq!(status, 200);
+    let n1 = first["items"].as_array().unwrap().len();
+    assert!(
+        n1 < 80,
+        "the first page stopped at the byte budget ({n1} entries)"
+    );
+    let next = first["next"].as_str().expect("a cursor to continue");
+    let (_, second) = api
+        .call(
+            "GET",
+            &format!("{path}&cursor={next}"),
+            Some(&api.nordlys_key),
+            None,
+        )
+        .await;
+    assert_eq!(n1 + second["items"].as_array().unwrap().len(), 80);
+    assert!(second["next"].is_null());
 }

@@ -12,6 +12,9 @@ use super::errors::{ApiError, ApiResult};
 /// answers quickly (with a cursor to continue) instead of reading everything.
 pub const MAX_STORE_PAGES: usize = 10;
 const STORE_PAGE: usize = 200;
+/// A page stops growing past this many bytes of stored documents (log payloads are up to
+/// 64 KiB each): a Lambda answer is capped at 6 MB, and a browser does not want more.
+pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 /// Sort keys are short; a longer cursor is not one of ours.
 const MAX_CURSOR_SK: usize = 1024;
 
@@ -49,7 +52,8 @@ pub fn limit(raw: Option<&String>, default: usize, max: usize) -> ApiResult<usiz
 
 /// One page scan: items of `pk` between `lower` and `upper` (inclusive) in the given
 /// order, minus `skip` (the previous cursor, which an inclusive bound would repeat),
-/// kept when `keep` maps them to `Some`. Returns the kept items and the next cursor.
+/// kept when `keep` maps them to `Some`, up to `limit` items or [`MAX_PAGE_BYTES`]. Returns
+/// the kept items and the next cursor.
 #[allow(clippy::too_many_arguments)]
 pub async fn scan<T>(
     store: &dyn Store,
@@ -73,6 +77,7 @@ pub async fn scan<T>(
         cursor: None,
     };
     let mut out = Vec::new();
+    let mut bytes = 0usize;
     let mut last: Option<String> = None;
     for _ in 0..MAX_STORE_PAGES {
         let page = store.query(&q).await?;
@@ -84,7 +89,8 @@ pub async fn scan<T>(
             last = Some(item.key.sk.clone());
             if let Some(v) = keep(item) {
                 out.push(v);
-                if out.len() >= limit {
+                bytes += item.doc.len();
+                if out.len() >= limit || bytes >= MAX_PAGE_BYTES {
                     let more = i + 1 < n || page.next.is_some();
                     return Ok((out, last.filter(|_| more).map(|sk| encode(&sk))));
                 }
