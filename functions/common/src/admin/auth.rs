@@ -18,6 +18,8 @@ use super::AdminState;
 pub const HEADER: &str = "x-api-key";
 /// Longer keys are refused before hashing (tenant keys are 62 characters).
 pub const MAX_PRESENTED_LEN: usize = 512;
+/// Below this a platform key is guessable enough to warn about.
+pub const MIN_PLATFORM_KEY_LEN: usize = 32;
 /// The environment variable naming the platform key's secret reference (SPEC §7).
 pub const PLATFORM_KEY_REF_VAR: &str = "UCC_ADMIN_KEY_REF";
 
@@ -62,7 +64,15 @@ impl AdminKeys {
                 Self::none()
             }
             Ok(reference) => match secrets::resolve(reference.trim()) {
-                Ok(s) => Self::with_platform_key(s.expose()),
+                Ok(s) => {
+                    if s.expose().len() < MIN_PLATFORM_KEY_LEN {
+                        // Said, not refused: a short key still beats none for a local setup.
+                        tracing::warn!(
+                            "the admin API's platform key ({PLATFORM_KEY_REF_VAR}) is shorter than {MIN_PLATFORM_KEY_LEN} characters"
+                        );
+                    }
+                    Self::with_platform_key(s.expose())
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot resolve {PLATFORM_KEY_REF_VAR}: the admin API's platform key is disabled");
                     Self::none()
