@@ -30,8 +30,11 @@ param planSku string = 'P0v3'
 @description('UCC_HTTP_TIMEOUT_MS: timeout of each UC / Entra request.')
 param httpTimeoutMs int = 10000
 
-@description('UCC_STORE of the function app: the store the handlers use. dynamodb://TABLE needs AWS credentials in app settings; the default is the embedded store on the app\'s persistent /home share.')
+@description('UCC_STORE of the function app. dynamodb://TABLE (the shared production store; AWS credentials come from Key Vault secrets aws-access-key-id / aws-secret-access-key) or a path for the embedded store on the app\'s persistent /home share, which is single-instance only.')
 param store string = '/home/data/ucc-state'
+
+@description('AWS region of the DynamoDB table when store is dynamodb://TABLE.')
+param awsRegion string = 'eu-north-1'
 
 // The UC topic names are fixed per environment (agreed with Utility Cloud).
 var topicName = environment == 'production' ? 'utilitycloudcontracteventsprod' : 'utilitycloudcontracteventstest'
@@ -244,6 +247,21 @@ resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
   }
 }
 
+var dynamoSettings = startsWith(store, 'dynamodb://') ? [
+  {
+    name: 'AWS_REGION'
+    value: awsRegion
+  }
+  {
+    name: 'AWS_ACCESS_KEY_ID'
+    value: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=aws-access-key-id)'
+  }
+  {
+    name: 'AWS_SECRET_ACCESS_KEY'
+    value: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=aws-secret-access-key)'
+  }
+] : []
+
 var secretSettings = [for name in ucClientSecretNames: {
   name: 'UCC_SECRET_${toUpper(name)}'
   value: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=ucc-secret-${toLower(name)})'
@@ -334,7 +352,7 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
           name: 'UCC_ADMIN_KEY'
           value: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=ucc-admin-key)'
         }
-      ], secretSettings)
+      ], secretSettings, dynamoSettings)
     }
   }
 }
