@@ -64,8 +64,44 @@ pub async fn gln_for_customer(
 /// Config, directory entry and customer link are written in one transaction, conditional on
 /// what was read, so two concurrent puts cannot leave them inconsistent.
 pub async fn put(store: &dyn Store, cfg: &TenantConfig) -> Result<bool, RegistryError> {
+    put_checked(store, cfg, None).await
+}
+
+/// The stored config and its version, for a read-modify-write with [`put_if_version`].
+pub async fn get_versioned(
+    store: &dyn Store,
+    gln: &Gln,
+) -> Result<Option<(TenantConfig, u64)>, StoreError> {
+    let Some(item) = store.get(&config_key(gln)).await? else {
+        return Ok(None);
+    };
+    serde_json::from_str(&item.doc)
+        .map(|c| Some((c, item.version)))
+        .map_err(|e| StoreError::Invalid(format!("stored tenant {gln} is unreadable: {e}")))
+}
+
+/// Like [`put`], but only over the version the caller read (and derived `cfg` from): a
+/// change made meanwhile fails with a condition error instead of being overwritten.
+pub async fn put_if_version(
+    store: &dyn Store,
+    cfg: &TenantConfig,
+    expected: u64,
+) -> Result<bool, RegistryError> {
+    put_checked(store, cfg, Some(expected)).await
+}
+
+async fn put_checked(
+    store: &dyn Store,
+    cfg: &TenantConfig,
+    expected: Option<u64>,
+) -> Result<bool, RegistryError> {
     for _ in 0..5 {
         let old = store.get(&config_key(&cfg.gln)).await?;
+        if let Some(e) = expected {
+            if old.as_ref().map(|i| i.version) != Some(e) {
+                return Err(StoreError::ConditionFailed(config_key(&cfg.gln)).into());
+            }
+        }
         let old_cfg: Option<TenantConfig> = match &old {
             Some(i) => Some(
                 serde_json::from_str(&i.doc)

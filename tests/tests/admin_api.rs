@@ -37,6 +37,7 @@ ucc_tests::store_tests!(
     openapi_document_matches_the_router,
     details_cost_a_fixed_number_of_store_requests_for_a_small_tenant,
     large_log_pages_stop_at_the_byte_budget_without_losing_entries,
+    a_settings_write_over_a_changed_config_is_refused,
 );
 
 fn g(s: &str) -> Gln {
@@ -1031,4 +1032,48 @@ async fn large_log_pages_stop_at_the_byte_budget_without_losing_entries(store: A
         .await;
     assert_eq!(n1 + second["items"].as_array().unwrap().len(), 80);
     assert!(second["next"].is_null());
+}
+
+/// The read-merge-write of a settings change only lands on the version it read.
+async fn a_settings_write_over_a_changed_config_is_refused(store: Arc<dyn Store>) {
+    let api = Api::start(store.clone()).await;
+    let (cfg, version) = ucc_shared::registry::get_versioned(store.as_ref(), &g(NORDLYS))
+        .await
+        .unwrap()
+        .unwrap();
+    // Another admin saves in between.
+    let (status, _) = api
+        .call(
+            "PUT",
+            &format!("/api/tenants/{NORDLYS}/settings"),
+            Some(&api.nordlys_key),
+            Some(json!({"serviceBusTopic": "theirs"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let mine = ucc_functions::admin::tenants::merge_settings(
+        &cfg,
+        &json!({"virtualTokenPrefix": "mine:"}),
+    )
+    .unwrap();
+    let r = ucc_shared::registry::put_if_version(store.as_ref(), &mine, version).await;
+    assert!(
+        matches!(r, Err(ucc_shared::registry::RegistryError::Store(ref e)) if e.is_condition_failure()),
+        "{r:?}"
+    );
+    let (_, now) = api
+        .call(
+            "GET",
+            &format!("/api/tenants/{NORDLYS}/settings"),
+            Some(&api.nordlys_key),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            now["serviceBusTopic"].as_str(),
+            now["virtualTokenPrefix"].as_str()
+        ),
+        (Some("theirs"), Some("v:"))
+    );
 }

@@ -155,19 +155,26 @@ pub async fn put_tenant(
     Ok((status, Json(json!({ "created": created, "tenant": cfg }))))
 }
 
+fn registry_error(e: RegistryError) -> ApiError {
+    match e {
+        RegistryError::CustomerTaken { .. } => ApiError {
+            status: StatusCode::CONFLICT,
+            code: "conflict",
+            message: "customerId: already belongs to another tenant".into(),
+            field: Some("customerId".into()),
+        },
+        RegistryError::Store(e) if e.is_condition_failure() => {
+            ApiError::conflict("the tenant changed meanwhile; read it again and retry")
+        }
+        RegistryError::Store(e) => e.into(),
+        RegistryError::Corrupt(..) => ApiError::internal(),
+    }
+}
+
 async fn store_config(s: &AdminState, cfg: &TenantConfig) -> ApiResult<bool> {
     let created = registry::put(s.d.ctx.store.as_ref(), cfg)
         .await
-        .map_err(|e| match e {
-            RegistryError::CustomerTaken { .. } => ApiError {
-                status: StatusCode::CONFLICT,
-                code: "conflict",
-                message: "customerId: already belongs to another tenant".into(),
-                field: Some("customerId".into()),
-            },
-            RegistryError::Store(e) => e.into(),
-            RegistryError::Corrupt(..) => ApiError::internal(),
-        })?;
+        .map_err(registry_error)?;
     s.d.ctx.forget_tenant(&cfg.gln);
     Ok(created)
 }
@@ -256,11 +263,15 @@ pub async fn put_settings(
     let a = auth::tenant(&s, &headers, raw.as_deref().unwrap_or("")).await?;
     let bytes = body_bytes(body)?;
     let patch: Value = super::parse_json(&bytes)?;
-    // Merge into what is stored now, not a cached copy up to 30 s old.
-    let current = registry::get(s.d.ctx.store.as_ref(), &a.gln)
+    // Merge into what is stored now (not a cached copy up to 30 s old), and write only over
+    // that version: two admins saving at once cannot silently undo each other.
+    let (current, version) = registry::get_versioned(s.d.ctx.store.as_ref(), &a.gln)
         .await?
         .ok_or_else(|| ApiError::not_found("no tenant with this GLN"))?;
     let next = merge_settings(&current, &patch).map_err(config_error)?;
-    store_config(&s, &next).await?;
+    registry::put_if_version(s.d.ctx.store.as_ref(), &next, version)
+        .await
+        .map_err(registry_error)?;
+    s.d.ctx.forget_tenant(&next.gln);
     Ok(Json(settings_view(&next)))
 }

@@ -126,14 +126,14 @@ pub async fn settings_put(store: &str, raw: &str, file: Option<&Path>, json: boo
     let patch: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| format!("{name}: {e}"))?;
     let ctx = ctx(store).await?;
-    let cfg = registry::get(ctx.store.as_ref(), &g)
+    let (cfg, version) = registry::get_versioned(ctx.store.as_ref(), &g)
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no tenant with GLN {g}"))?;
     let next = merge_settings(&cfg, &patch).map_err(|e| format!("{name}: {e}"))?;
-    registry::put(ctx.store.as_ref(), &next)
+    registry::put_if_version(ctx.store.as_ref(), &next, version)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("tenant {g} changed meanwhile, nothing written; try again ({e})"))?;
     if json {
         return print_json(&settings_view(&next));
     }
