@@ -87,39 +87,43 @@ fn lambda_functions() -> Vec<String> {
     out
 }
 
-/// Builds the Lambda bootstraps and `ucc` once (`cargo build`, this test's profile) and
-/// returns each binary's path, read from cargo's own artifact messages.
+/// Builds the Lambda bootstraps and `ucc` once and returns each binary's path, read from
+/// cargo's own artifact messages. `--workspace --bins --tests` resolves features exactly as
+/// `cargo test --workspace` does, so under `make test` every library is already fresh and
+/// only the binaries are linked (a plain `cargo build -p …` would compile the AWS SDK and
+/// friends a second time, with another feature set).
 fn binaries() -> &'static BTreeMap<String, PathBuf> {
     static BUILT: OnceLock<BTreeMap<String, PathBuf>> = OnceLock::new();
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = std::process::Command::new(cargo);
-        cmd.current_dir(workspace_root()).args([
-            "build",
-            "--bins",
-            "--message-format=json-render-diagnostics",
-        ]);
-        for f in lambda_functions().iter().chain([&"ucc".to_owned()]) {
-            cmd.args(["-p", f]);
-        }
-        let out = cmd
+        let out = std::process::Command::new(cargo)
+            .current_dir(workspace_root())
+            .args(["build", "--workspace", "--bins", "--tests"])
+            .arg("--message-format=json-render-diagnostics")
             .stderr(Stdio::inherit())
             .output()
             .expect("run cargo build");
-        assert!(
-            out.status.success(),
-            "cargo build of the function binaries failed"
-        );
+        assert!(out.status.success(), "cargo build of the binaries failed");
         let mut map = BTreeMap::new();
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let Ok(msg) = serde_json::from_str::<Value>(line) else {
                 continue;
             };
+            let is_bin = msg["target"]["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "bin"));
+            // Only real binaries, not the unit-test harnesses built from the same sources.
+            if !is_bin || msg["profile"]["test"] != false {
+                continue;
+            }
             if let (Some(name), Some(exe)) =
                 (msg["target"]["name"].as_str(), msg["executable"].as_str())
             {
                 map.insert(name.to_owned(), PathBuf::from(exe));
             }
+        }
+        for f in lambda_functions().iter().chain([&"ucc".to_owned()]) {
+            assert!(map.contains_key(f), "cargo built no binary {f}");
         }
         map
     })
