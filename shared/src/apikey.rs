@@ -133,11 +133,19 @@ pub async fn rotate(
 /// The tenant whose key `presented` is, or `None` for anything else (malformed, unknown
 /// tenant, no key yet, wrong key): callers answer all of those alike.
 pub async fn verify(store: &dyn Store, presented: &str) -> Result<Option<Gln>, StoreError> {
+    Ok(verify_record(store, presented).await?.map(|(g, _)| g))
+}
+
+/// As [`verify`], with the stored record, so a caller that shows it need not read it again.
+pub async fn verify_record(
+    store: &dyn Store,
+    presented: &str,
+) -> Result<Option<(Gln, ApiKeyRecord)>, StoreError> {
     let Some(gln) = claimed_tenant(presented) else {
         return Ok(None);
     };
     Ok(match get(store, &gln).await? {
-        Some(r) if matches(&r, presented) => Some(gln),
+        Some(r) if matches(&r, presented) => Some((gln, r)),
         _ => None,
     })
 }

@@ -110,12 +110,20 @@ fn presented(headers: &HeaderMap) -> Option<&str> {
 }
 
 pub async fn caller(state: &AdminState, headers: &HeaderMap) -> ApiResult<Caller> {
+    authenticate(state, headers).await.map(|(c, _)| c)
+}
+
+/// The caller, and for a tenant key its stored record (already read to check the key).
+async fn authenticate(
+    state: &AdminState,
+    headers: &HeaderMap,
+) -> ApiResult<(Caller, Option<apikey::ApiKeyRecord>)> {
     let key = presented(headers).ok_or_else(ApiError::unauthorized)?;
     if state.keys.is_platform(key) {
-        return Ok(Caller::Platform);
+        return Ok((Caller::Platform, None));
     }
-    match apikey::verify(state.d.ctx.store.as_ref(), key).await? {
-        Some(g) => Ok(Caller::Tenant(g)),
+    match apikey::verify_record(state.d.ctx.store.as_ref(), key).await? {
+        Some((g, record)) => Ok((Caller::Tenant(g), Some(record))),
         None => Err(ApiError::unauthorized()),
     }
 }
@@ -125,12 +133,14 @@ pub struct Access {
     pub caller: Caller,
     pub gln: Gln,
     pub config: Arc<TenantConfig>,
+    /// The tenant key's record when a tenant key authenticated the call.
+    pub key: Option<apikey::ApiKeyRecord>,
 }
 
 /// 401 without a valid key; 403 for a tenant key on any other path (existing or not, so a
 /// tenant key cannot probe for tenants); 404 for the platform key on an unknown tenant.
 pub async fn tenant(state: &AdminState, headers: &HeaderMap, raw_gln: &str) -> ApiResult<Access> {
-    let caller = caller(state, headers).await?;
+    let (caller, key) = authenticate(state, headers).await?;
     let gln = match &caller {
         Caller::Tenant(own) if own.as_str() == raw_gln => own.clone(),
         Caller::Tenant(_) => return Err(ApiError::forbidden()),
@@ -143,6 +153,7 @@ pub async fn tenant(state: &AdminState, headers: &HeaderMap, raw_gln: &str) -> A
             caller,
             gln,
             config,
+            key,
         }),
         (None, Caller::Platform) => Err(ApiError::not_found(format!("no tenant with GLN {gln}"))),
         // A key whose tenant is gone: nothing to reach.

@@ -33,12 +33,14 @@ pub const SETTINGS_FIELDS: [&str; 9] = [
     "logRetentionDays",
 ];
 
-/// The Details tab. Store cost: the status item (1 read), the API-key item (1 read), and
-/// one query per 200 items of the tenant's deliveries and parked messages.
+/// The Details tab. Store cost: the status item (1 read), the API-key item (1 read unless
+/// the caller already holds it: `known_key`), and one query per page (≤ 200 items) of the
+/// tenant's deliveries and of its parked messages.
 pub async fn details_view(
     store: &dyn Store,
     cfg: &TenantConfig,
     blocked_here: bool,
+    known_key: Option<apikey::ApiKeyRecord>,
 ) -> Result<Value, StoreError> {
     let gln = &cfg.gln;
     let st = status::get(store, gln).await?;
@@ -63,7 +65,10 @@ pub async fn details_view(
     .await?;
     let mut parked = 0u64;
     for_each(store, keys::tenant(gln, keys::PARKED), |_| parked += 1).await?;
-    let key = apikey::get(store, gln).await?;
+    let key = match known_key {
+        Some(k) => Some(k),
+        None => apikey::get(store, gln).await?,
+    };
     let connection = if blocked_here {
         status::Connection::AuthBlocked
     } else {
@@ -120,7 +125,13 @@ pub async fn details(
 ) -> ApiResult<Json<Value>> {
     let raw = path_params(path);
     let a = auth::tenant(&s, &headers, raw.as_deref().unwrap_or("")).await?;
-    let v = details_view(s.d.ctx.store.as_ref(), &a.config, s.d.is_blocked(&a.gln)).await?;
+    let v = details_view(
+        s.d.ctx.store.as_ref(),
+        &a.config,
+        s.d.is_blocked(&a.gln),
+        a.key.clone(),
+    )
+    .await?;
     Ok(Json(v))
 }
 

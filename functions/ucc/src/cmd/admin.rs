@@ -25,7 +25,7 @@ pub async fn status(store: &str, raw: &str, json: bool) -> CmdResult {
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no tenant with GLN {g}"))?;
-    let v = details_view(ctx.store.as_ref(), &cfg, false)
+    let v = details_view(ctx.store.as_ref(), &cfg, false, None)
         .await
         .map_err(|e| e.to_string())?;
     if json {
