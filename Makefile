@@ -5,7 +5,7 @@ CARGO ?= cargo
 DEMO_STORE ?= .ucc/demo
 SCENARIO ?= examples/nordlys
 
-.PHONY: run test unit lint fmt bench clean-demo package infra-check bench-coldstart chaos soak
+.PHONY: run test unit lint fmt bench clean-demo package infra-check bench-coldstart chaos soak fuzz
 
 # The example tenants' secret references; the local UC/Entra stand-in accepts this value.
 DEMO_SECRET ?= demo-secret-not-a-real-one
@@ -46,6 +46,16 @@ clean-demo:
 ## `make test` runs it at a fifth of that); soak: ten times the full size
 chaos:
 	UCC_CHAOS_SCALE=1 scripts/with-dynamodb-local.sh $(CARGO) test --release -p ucc-tests --test chaos -- --nocapture
+
+## fuzz: each libFuzzer target for FUZZ_SECONDS (default 60); needs `cargo install cargo-fuzz`.
+## The sanitizer flags are nightly-only; RUSTC_BOOTSTRAP lets the stable toolchain use them.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= contract_event session_event tariff azure_envelope lambda_event
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 soak:
 	UCC_CHAOS_SCALE=10 scripts/with-dynamodb-local.sh $(CARGO) test --release -p ucc-tests --test chaos -- --nocapture

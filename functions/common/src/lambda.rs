@@ -21,6 +21,39 @@ fn is_sqs_batch(event: &Value) -> bool {
         })
 }
 
+/// What a Lambda event carries: an SQS batch (each record one message, with its id for
+/// `batchItemFailures`) or one bare message body. Pure, so it can be fuzzed.
+pub enum Decoded {
+    Batch(Vec<(String, InboundMessage)>),
+    Single(InboundMessage),
+}
+
+pub fn decode(event: Value) -> Result<Decoded, serde_json::Error> {
+    if is_sqs_batch(&event) {
+        let batch: SqsEvent = serde_json::from_value(event)?;
+        return Ok(Decoded::Batch(
+            batch
+                .records
+                .into_iter()
+                .map(|record| {
+                    let msg = InboundMessage {
+                        body: record.body.clone().unwrap_or_default().into_bytes(),
+                        properties: serde_json::to_value(&record.message_attributes)
+                            .unwrap_or(Value::Null),
+                        message_id: record.message_id.clone(),
+                    };
+                    (record.message_id.unwrap_or_default(), msg)
+                })
+                .collect(),
+        ));
+    }
+    let body = match event {
+        Value::String(s) => s.into_bytes(),
+        other => serde_json::to_vec(&other)?,
+    };
+    Ok(Decoded::Single(InboundMessage::from_body(body)))
+}
+
 /// Runs `handle` for each message; a transient failure reports just that record so only it
 /// is redelivered. A bare (non-SQS) event is one message, and a failure fails the call.
 async fn each_message<F, Fut, T, E>(event: Value, handle: F) -> Result<Value, Error>
@@ -30,36 +63,27 @@ where
     T: serde::Serialize,
     E: std::fmt::Display + Into<Error>,
 {
-    if is_sqs_batch(&event) {
-        let batch: SqsEvent = serde_json::from_value(event)?;
-        let mut failures = Vec::new();
-        for record in batch.records {
-            let id = record.message_id.clone().unwrap_or_default();
-            let msg = InboundMessage {
-                body: record.body.clone().unwrap_or_default().into_bytes(),
-                properties: serde_json::to_value(&record.message_attributes).unwrap_or(Value::Null),
-                message_id: record.message_id.clone(),
-            };
-            if let Err(e) = handle(msg).await {
-                tracing::warn!(message_id = %id, error = %e, "message will be retried");
-                failures.push(BatchItemFailure {
-                    item_identifier: id,
-                });
+    match decode(event)? {
+        Decoded::Batch(messages) => {
+            let mut failures = Vec::new();
+            for (id, msg) in messages {
+                if let Err(e) = handle(msg).await {
+                    tracing::warn!(message_id = %id, error = %e, "message will be retried");
+                    failures.push(BatchItemFailure {
+                        item_identifier: id,
+                    });
+                }
             }
+            let resp = SqsBatchResponse {
+                batch_item_failures: failures,
+            };
+            Ok(serde_json::to_value(resp)?)
         }
-        let resp = SqsBatchResponse {
-            batch_item_failures: failures,
-        };
-        return Ok(serde_json::to_value(resp)?);
+        Decoded::Single(msg) => {
+            let handled = handle(msg).await.map_err(Into::into)?;
+            Ok(serde_json::to_value(handled)?)
+        }
     }
-    let body = match event {
-        Value::String(s) => s.into_bytes(),
-        other => serde_json::to_vec(&other)?,
-    };
-    let handled = handle(InboundMessage::from_body(body))
-        .await
-        .map_err(Into::into)?;
-    Ok(serde_json::to_value(handled)?)
 }
 
 pub async fn contract_events(ctx: &ucc_shared::context::Ctx, event: Value) -> Result<Value, Error> {
