@@ -449,3 +449,14 @@ fn derived_periods_cover_the_session_exactly() -> R {
     assert_eq!(kwh, dec!(9.999));
     Ok(())
 }
+
+#[test]
+fn absurdly_long_sessions_are_refused() -> R {
+    let r = session("2026-01-01T00:00:00Z", "9999-12-31T23:59:59Z", 1_000, &[]);
+    let msg = r.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        msg.starts_with("timestampEnd: the session lasts more than 366 days"),
+        "{msg}"
+    );
+    Ok(())
+}

@@ -70,6 +70,15 @@ pub fn parse_cdr(v: &Value) -> Result<Cdr, FieldError> {
             ),
         ));
     }
+    if end - start > chrono::TimeDelta::days(crate::session::MAX_SESSION_DAYS) {
+        return Err(FieldError::new(
+            &root.key("end_date_time"),
+            format!(
+                "the session lasts more than {} days",
+                crate::session::MAX_SESSION_DAYS
+            ),
+        ));
+    }
     let id = field(obj, "id")
         .map(|v| as_str(v, &root.key("id")).map(str::to_owned))
         .transpose()?;

@@ -16,6 +16,9 @@ use crate::pricing::json::{
 };
 use crate::pricing::periods::{ChargingPeriod, Reading};
 
+/// Longer sessions are data errors; refusing them also bounds the work of period derivation.
+pub const MAX_SESSION_DAYS: i64 = 366;
+
 /// Why a session-completed event was refused; `Display` names the field.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
@@ -105,6 +108,13 @@ impl SessionCompleted {
                     timestamp_end.to_rfc3339(),
                     timestamp_start.to_rfc3339()
                 ),
+            )
+            .into());
+        }
+        if timestamp_end - timestamp_start > chrono::TimeDelta::days(MAX_SESSION_DAYS) {
+            return Err(FieldError::new(
+                &root.key("timestampEnd"),
+                format!("the session lasts more than {MAX_SESSION_DAYS} days"),
             )
             .into());
         }
