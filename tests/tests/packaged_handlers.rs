@@ -96,7 +96,30 @@ fn binaries() -> &'static BTreeMap<String, PathBuf> {
     static BUILT: OnceLock<BTreeMap<String, PathBuf>> = OnceLock::new();
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let out = std::process::Command::new(cargo)
+        let mut cmd = std::process::Command::new(cargo);
+        // Drop what cargo sets for this test process (CARGO_MANIFEST_DIR, CARGO_PKG_*, …):
+        // build scripts that track them (ring tracks CARGO_MANIFEST_DIR) would otherwise
+        // see a change and rebuild half the tree, here and again in the next cargo test.
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy();
+            if k.starts_with("CARGO_PKG_")
+                || k.starts_with("CARGO_BIN_EXE_")
+                || [
+                    "CARGO_MANIFEST_DIR",
+                    "CARGO_MANIFEST_PATH",
+                    "CARGO_CRATE_NAME",
+                    "CARGO_BIN_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                    "CARGO_RUSTC_CURRENT_DIR",
+                    "OUT_DIR",
+                ]
+                .contains(&k.as_ref())
+            {
+                cmd.env_remove(k.as_ref());
+            }
+        }
+        let out = cmd
             .current_dir(workspace_root())
             .args(["build", "--workspace", "--bins", "--tests"])
             .arg("--message-format=json-render-diagnostics")
