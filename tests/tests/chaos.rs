@@ -320,6 +320,6 @@ async fn chaos_run(store: Arc<dyn Store>) {
     let seed = std::env::var("UCC_CHAOS_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0x5eed_c4a0_5u64);
+        .unwrap_or(0x0005_eedc_4a05_u64);
     run(store, seed).await;
 }
