@@ -460,3 +460,30 @@ fn absurdly_long_sessions_are_refused() -> R {
     );
     Ok(())
 }
+
+#[test]
+fn interpolation_noise_never_bills_an_extra_step() -> R {
+    // Found by the property soak: cuts at 07:30 local and at a duration threshold inside
+    // odd-length meter intervals used to leave 28th-digit noise in the energy total, which
+    // the 1 Wh step ceiling turned into one extra billed Wh.
+    let t = tariff(json!([
+        energy("0", json!({"max_duration": 4620})),
+        {"price_components": [{"type": "ENERGY", "price": 0.25, "step_size": 1}],
+         "restrictions": {"start_time": "07:30", "end_time": "00:00"}},
+        energy("0", json!({"max_duration": 180}))
+    ]))?;
+    let s = session(
+        "2026-03-29T11:18:00Z",
+        "2026-03-29T17:33:00Z",
+        28_561,
+        &[
+            ("2026-03-29T14:07:20Z", 18_505),
+            ("2026-03-29T14:47:20Z", 18_505),
+            ("2026-03-29T16:54:40Z", 28_560),
+        ],
+    )?;
+    let q = quote(&s, &t)?;
+    assert_eq!(q.ocpi.total_energy_kwh, dec!(28.561));
+    assert_eq!(q.ocpi.billed_energy_kwh, q.ocpi.total_energy_kwh);
+    Ok(())
+}

@@ -328,7 +328,9 @@ fn apply_step(periods: &mut [PeriodLine], d: Dimension, total: Decimal) -> Decim
     } else {
         total
     };
-    let billed_units = (unit_total / step).ceil() * step;
+    // Volumes are exact to well under a nano-unit; anything beyond 9 decimals is arithmetic
+    // noise from summing divided values, and must not round a whole extra step up.
+    let billed_units = (unit_total.round_dp(9) / step).ceil() * step;
     let billed = if d == Dimension::Energy {
         billed_units / WH_PER_KWH
     } else {

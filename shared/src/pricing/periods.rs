@@ -147,7 +147,10 @@ impl CutPlan {
             if span_ns == 0 || de.is_zero() {
                 return a.kwh;
             }
-            a.kwh + de * Decimal::from(ns) / Decimal::from(span_ns)
+            // Rounded to 1e-12 kWh (a nano-Wh) so every cut point is a short exact decimal:
+            // piece energies are then exact differences and sum back to the metered total
+            // with no 28th-digit noise (which a step-size ceiling would turn into a whole step).
+            (a.kwh + de * Decimal::from(ns) / Decimal::from(span_ns)).round_dp(12)
         };
         out.push(a);
         let inside = |t: &DateTime<Utc>| a.at < *t && *t < b.at;
