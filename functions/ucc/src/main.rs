@@ -228,6 +228,21 @@ struct ParkedScope {
     json: bool,
 }
 
+/// `ucc price`: `--tenant GLN` reads the tenant from the store; a file path is read by
+/// the pricing command itself.
+async fn price_command(store: &str, args: &price::PriceArgs) -> ExitCode {
+    let Some(spec) = args.tenant.as_deref() else {
+        return price::run(args);
+    };
+    if std::path::Path::new(spec).exists() || ucc_shared::gln::Gln::parse(spec).is_err() {
+        return price::run(args);
+    }
+    match cmd::tenant::pricing(store, spec).await {
+        Ok(t) => price::run_with_tenant(args, Some(t)),
+        Err(e) => output::fail(format!("--tenant {spec}: {e}")),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -243,7 +258,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> ExitCode {
     let store = cli.store;
     let result = match cli.command {
-        Command::Price(args) => return price::run(&args),
+        Command::Price(args) => return price_command(&store, &args).await,
         Command::Tenant(TenantCmd::Put { file }) => cmd::tenant::put(&store, &file).await,
         Command::Tenant(TenantCmd::Get { gln, json }) => cmd::tenant::get(&store, &gln, json).await,
         Command::Tenant(TenantCmd::List { json }) => cmd::tenant::list(&store, json).await,

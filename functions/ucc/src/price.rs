@@ -217,7 +217,7 @@ fn load_tenant(spec: &str) -> Result<TenantPricing, Failure> {
     if !path.exists() {
         if spec.len() == 13 && spec.chars().all(|c| c.is_ascii_digit()) {
             return Err(Failure(format!(
-                "--tenant {spec}: looking tenants up by GLN is not available here yet; pass the tenant's JSON file"
+                "--tenant {spec}: no tenant with this GLN in the store"
             )));
         }
         return Err(Failure(format!("{spec}: no such file")));

@@ -349,3 +349,44 @@ fn serve_answers_the_custom_handler_contract_on_the_configured_port() {
     let _ = child.wait();
     assert_eq!(answer["ReturnValue"]["outcome"], "applied");
 }
+
+#[test]
+fn price_with_a_stored_tenant_by_gln_matches_the_delivered_amounts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("state");
+    let tenant = scenario_dir().join("tenants/nordlys.json");
+    assert!(ucc(
+        &store,
+        &["tenant", "put", tenant.to_str().unwrap_or_default()]
+    )
+    .status
+    .success());
+    let session = scenario_dir().join("events/110-session-kari-borettslag-site.json");
+    let quote = stdout_json(&ucc(
+        &store,
+        &[
+            "price",
+            "--session",
+            session.to_str().unwrap_or_default(),
+            "--tenant",
+            "7080010002488",
+        ],
+    ));
+    assert_eq!(
+        quote["tariff_id"], "NORDLYS-BRL-2026",
+        "site 1042 maps to the borettslag tariff"
+    );
+    assert_eq!(quote["invoice"]["totalCostInclVat"].to_string(), "88.73");
+    let missing = ucc(
+        &store,
+        &[
+            "price",
+            "--session",
+            session.to_str().unwrap_or_default(),
+            "--tenant",
+            "7300011000017",
+        ],
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no tenant with GLN 7300011000017"));
+}

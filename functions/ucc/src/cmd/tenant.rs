@@ -90,3 +90,31 @@ pub async fn list(store: &str, json: bool) -> CmdResult {
     print!("{}", table(&["GLN", "CUSTOMER", "MODE", "NAME"], &rows));
     Ok(())
 }
+
+/// A stored tenant's pricing settings, for `ucc price --tenant GLN`.
+pub async fn pricing(store: &str, raw: &str) -> Result<crate::price::TenantPricing, String> {
+    let g = gln(raw)?;
+    let ctx = ctx(store).await?;
+    let cfg = registry::get(ctx.store.as_ref(), &g)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no tenant with GLN {g} in this store"))?;
+    let mut settings = ucc_shared::pricing::InvoiceSettings::default();
+    if let Some(c) = &cfg.currency {
+        settings.currency = c.clone();
+    }
+    if let Some(v) = cfg.vat_percent {
+        settings.vat_percent = v;
+    }
+    settings.prices_include_vat = cfg.prices_include_vat;
+    if let Some(tz) = &cfg.time_zone {
+        settings.time_zone = tz
+            .parse()
+            .map_err(|_| format!("timeZone {tz:?} is not an IANA zone"))?;
+    }
+    Ok(crate::price::TenantPricing {
+        settings,
+        tariffs: cfg.parsed_tariffs().map_err(|e| e.to_string())?,
+        site_tariffs: cfg.site_tariffs.clone(),
+    })
+}
