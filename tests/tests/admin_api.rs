@@ -988,14 +988,42 @@ async fn details_cost_a_fixed_number_of_store_requests_for_a_small_tenant(store:
         200
     );
     let c = counting.counts();
-    assert_eq!((c.get, c.query, c.total()), (2, 2, 4), "{c:?}");
+    // Status and key reads; parked and log queries; the pending and rejected index counts.
+    let expected = (2, 2, 2, 6);
+    assert_eq!(
+        (c.get, c.query, c.query_index, c.total()),
+        expected,
+        "{c:?}"
+    );
     counting.reset();
     assert_eq!(
         api.call("GET", &path, Some(PLATFORM_KEY), None).await.0,
         200
     );
     let c = counting.counts();
-    assert_eq!((c.get, c.query, c.total()), (2, 2, 4), "{c:?}");
+    assert_eq!(
+        (c.get, c.query, c.query_index, c.total()),
+        expected,
+        "{c:?}"
+    );
+    // A longer delivery history costs Details nothing more.
+    for tx in ["8402", "8403", "8404", "8405"] {
+        // The test clock stands still unless moved; deliveries happen at distinct times.
+        api.env.clock.advance(std::time::Duration::from_secs(1));
+        api.env
+            .send(&session(tx, COSTED_CUSTOMER, RFID, None))
+            .await;
+    }
+    counting.reset();
+    let (status, body) = api.call("GET", &path, Some(&api.nordlys_key), None).await;
+    assert_eq!(status, 200);
+    let c = counting.counts();
+    assert_eq!(
+        (c.get, c.query, c.query_index, c.total()),
+        expected,
+        "{c:?}"
+    );
+    assert_eq!(body["lastDelivery"]["transactionId"], "8405");
 }
 
 async fn large_log_pages_stop_at_the_byte_budget_without_losing_entries(store: Arc<dyn Store>) {

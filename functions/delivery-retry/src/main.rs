@@ -6,44 +6,16 @@
 
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
-use ucc_shared::delivery::record::{DeliveryRecord, DeliveryState, DUE_INDEX};
 use ucc_shared::delivery::Deliverer;
-use ucc_shared::store::IndexQuery;
 
-/// Pending deliveries looked at for the age metric (the due index holds only pending ones).
-const AGE_SCAN_LIMIT: usize = 1000;
+/// Pending deliveries looked at per tenant for the age metric (oldest due first).
+const AGE_SCAN_PER_TENANT: usize = 100;
 
-/// Age in seconds of the oldest pending delivery, 0 when none is pending. One extra index
-/// query per run; a failure only costs the metric, never the sweep.
+/// A failure only costs the metric, never the sweep.
 async fn oldest_pending_age_secs(d: &Deliverer) -> i64 {
-    let now = d.ctx.now();
-    let mut q = IndexQuery {
-        partition: DUE_INDEX.into(),
-        upto: None,
-        limit: 100,
-        cursor: None,
-    };
-    let (mut oldest, mut seen) = (None, 0usize);
-    loop {
-        let Ok(page) = d.ctx.store.query_index(&q).await else {
-            break;
-        };
-        seen += page.items.len();
-        for r in page
-            .items
-            .iter()
-            .filter_map(|i| DeliveryRecord::from_item(i).ok())
-        {
-            if r.state == DeliveryState::Pending && oldest.is_none_or(|o| r.created_at < o) {
-                oldest = Some(r.created_at);
-            }
-        }
-        match page.next {
-            Some(c) if seen < AGE_SCAN_LIMIT => q.cursor = Some(c),
-            _ => break,
-        }
-    }
-    oldest.map_or(0, |o| (now - o).num_seconds().max(0))
+    ucc_shared::delivery::sweep::oldest_pending_age_secs(d, AGE_SCAN_PER_TENANT)
+        .await
+        .unwrap_or(0)
 }
 
 #[tokio::main]

@@ -11,8 +11,17 @@ use crate::keys;
 use crate::store::{Item, Key, StoreError};
 
 pub const TRANSACTIONS: &str = "TX";
-/// Partition of the sparse "next attempt due" index, shared by all tenants.
-pub const DUE_INDEX: &str = "DUE";
+
+/// Sparse-index partition of a tenant's pending deliveries, sorted by when they are due: the
+/// retry timer and the Details counts read only what is pending, never the whole history.
+pub fn due_partition(gln: &Gln) -> String {
+    format!("DUE#{gln}")
+}
+
+/// Sparse-index partition of a tenant's rejected deliveries (they wait for an operator).
+pub fn rejected_partition(gln: &Gln) -> String {
+    format!("REJ#{gln}")
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -141,8 +150,13 @@ impl DeliveryRecord {
         let mut item = Item::new(self.key(), doc, version);
         if let Some(due) = self.due_at() {
             item = item.with_index(
-                DUE_INDEX,
-                format!("{}#{}#{}", sortable(due), self.tenant, self.transaction_id),
+                due_partition(&self.tenant),
+                format!("{}#{}", sortable(due), self.transaction_id),
+            );
+        } else if self.state == DeliveryState::Rejected {
+            item = item.with_index(
+                rejected_partition(&self.tenant),
+                format!("{}#{}", sortable(self.updated_at), self.transaction_id),
             );
         }
         Ok(item)

@@ -1,11 +1,9 @@
 //! The delivery-retry timer: probe blocked tenants' credentials, then drain due deliveries,
 //! each tenant's in the order they were created.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
-use super::record::{sortable, DeliveryRecord, DeliveryState, DUE_INDEX};
+use super::record::{due_partition, sortable, DeliveryRecord, DeliveryState};
 use super::status::{self, Connection};
 use super::{attempt_claimed, claim, Deliverer};
 use crate::registry;
@@ -27,8 +25,12 @@ pub struct SweepReport {
 }
 
 /// Tries the credential of every tenant marked authBlocked; a working one unblocks it.
-async fn probe_blocked(d: &Deliverer, report: &mut SweepReport) -> Result<(), StoreError> {
-    for t in registry::list(d.ctx.store.as_ref()).await? {
+async fn probe_blocked(
+    d: &Deliverer,
+    tenants: &[registry::TenantSummary],
+    report: &mut SweepReport,
+) -> Result<(), StoreError> {
+    for t in tenants {
         let st = status::get(d.ctx.store.as_ref(), &t.gln).await?;
         if st.status != Connection::AuthBlocked && !d.is_blocked(&t.gln) {
             continue;
@@ -102,41 +104,41 @@ async fn probe_blocked(d: &Deliverer, report: &mut SweepReport) -> Result<(), St
 /// One timer run.
 pub async fn sweep(d: &Deliverer) -> Result<SweepReport, StoreError> {
     let mut report = SweepReport::default();
-    probe_blocked(d, &mut report).await?;
+    let tenants = registry::list(d.ctx.store.as_ref()).await?;
+    probe_blocked(d, &tenants, &mut report).await?;
     let now = d.ctx.now();
-    let mut q = IndexQuery {
-        partition: DUE_INDEX.into(),
-        upto: Some(format!("{}~", sortable(now))),
-        limit: 100,
-        cursor: None,
-    };
-    let mut due: Vec<(Key, DeliveryRecord)> = Vec::new();
-    loop {
-        let page = d.ctx.store.query_index(&q).await?;
-        for item in &page.items {
-            if let Ok(r) = DeliveryRecord::from_item(item) {
-                due.push((item.key.clone(), r));
+    let mut budget = MAX_PER_SWEEP;
+    for t in &tenants {
+        if budget == 0 {
+            break;
+        }
+        let mut q = IndexQuery {
+            partition: due_partition(&t.gln),
+            upto: Some(format!("{}~", sortable(now))),
+            limit: 100,
+            cursor: None,
+        };
+        let mut due: Vec<(Key, DeliveryRecord)> = Vec::new();
+        loop {
+            let page = d.ctx.store.query_index(&q).await?;
+            for item in &page.items {
+                if let Ok(r) = DeliveryRecord::from_item(item) {
+                    due.push((item.key.clone(), r));
+                }
+            }
+            match page.next {
+                Some(c) if due.len() < budget => q.cursor = Some(c),
+                _ => break,
             }
         }
-        match page.next {
-            Some(c) if due.len() < MAX_PER_SWEEP => q.cursor = Some(c),
-            _ => break,
-        }
-    }
-    report.due = due.len();
-    // Per tenant, oldest first: a backlog drains in the order sessions were accepted.
-    let mut by_tenant: BTreeMap<String, Vec<(Key, DeliveryRecord)>> = BTreeMap::new();
-    for (k, r) in due {
-        by_tenant
-            .entry(r.tenant.to_string())
-            .or_default()
-            .push((k, r));
-    }
-    for (_, mut items) in by_tenant {
-        items.sort_by(|a, b| {
+        due.truncate(budget);
+        budget -= due.len();
+        report.due += due.len();
+        // Oldest first: a backlog drains in the order sessions were accepted.
+        due.sort_by(|a, b| {
             (a.1.created_at, &a.1.transaction_id).cmp(&(b.1.created_at, &b.1.transaction_id))
         });
-        for (key, rec) in items {
+        for (key, rec) in due {
             if d.is_blocked(&rec.tenant) {
                 report.skipped += 1;
                 continue;
@@ -154,4 +156,35 @@ pub async fn sweep(d: &Deliverer) -> Result<SweepReport, StoreError> {
         }
     }
     Ok(report)
+}
+
+/// Age in seconds of the oldest pending delivery of any tenant (0 when none): the alarm
+/// metric. Reads only the pending index, at most `per_tenant` entries per tenant.
+pub async fn oldest_pending_age_secs(d: &Deliverer, per_tenant: usize) -> Result<i64, StoreError> {
+    let now = d.ctx.now();
+    let mut oldest = None;
+    for t in registry::list(d.ctx.store.as_ref()).await? {
+        let q = IndexQuery {
+            partition: due_partition(&t.gln),
+            upto: None,
+            limit: per_tenant.max(1),
+            cursor: None,
+        };
+        for r in d
+            .ctx
+            .store
+            .query_index(&q)
+            .await?
+            .items
+            .iter()
+            .filter_map(|i| DeliveryRecord::from_item(i).ok())
+        {
+            if oldest.is_none_or(|o| r.created_at < o) {
+                oldest = Some(r.created_at);
+            }
+        }
+    }
+    Ok(oldest.map_or(0, |o: chrono::DateTime<chrono::Utc>| {
+        (now - o).num_seconds().max(0)
+    }))
 }
