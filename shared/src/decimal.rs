@@ -42,7 +42,7 @@ mod tests {
     #[test]
     fn numbers_and_strings_are_exact() {
         let v: Value =
-            serde_json::from_str(r#"[0.1, "25", 12.50, "abc", true]"#).unwrap_or_default();
+            serde_json::from_str(r#"[0.1, "25", 12.50, 1e-3, "abc", true]"#).unwrap_or_default();
         let got: Vec<Option<String>> = v
             .as_array()
             .into_iter()
@@ -55,6 +55,7 @@ mod tests {
                 Some("0.1".into()),
                 Some("25".into()),
                 Some("12.50".into()),
+                Some("0.001".into()),
                 None,
                 None
             ]

@@ -142,6 +142,7 @@ impl StandIn {
         let shared = Arc::new(Shared {
             validators,
             inner: Mutex::new(Inner::new(config)),
+            changed: tokio::sync::Notify::new(),
         });
         let app = Router::new()
             .fallback(handle)
@@ -225,6 +226,21 @@ impl StandIn {
         self.shared.lock().violations.clone()
     }
 
+    /// Waits until `done(self)` holds, re-checking whenever a request arrives or is answered
+    /// (e.g. until a stalled answer has been sent). Tests wait on this, never on time.
+    pub async fn wait_until(&self, done: impl Fn(&StandIn) -> bool) {
+        loop {
+            let changed = self.shared.changed.notified();
+            tokio::pin!(changed);
+            // Registered before the check, so a change in between is not missed.
+            changed.as_mut().enable();
+            if done(self) {
+                return;
+            }
+            changed.await;
+        }
+    }
+
     pub fn token_requests(&self) -> usize {
         self.shared.lock().token_requests
     }
@@ -293,6 +309,8 @@ impl Drop for StandIn {
 struct Shared {
     validators: Validators,
     inner: Mutex<Inner>,
+    /// Fired whenever a request is recorded or its answer sent, so tests wait on events.
+    changed: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -510,6 +528,7 @@ async fn serve_one(
         };
         (index, answer)
     };
+    shared.changed.notify_waiters();
 
     if let Some(delay) = answer.delay {
         tokio::time::sleep(delay).await;
@@ -517,6 +536,7 @@ async fn serve_one(
     if let Some(r) = shared.lock().requests.get_mut(index) {
         r.status = answer.status.as_u16();
     }
+    shared.changed.notify_waiters();
     answer.into_response()
 }
 

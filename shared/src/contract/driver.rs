@@ -220,6 +220,21 @@ impl DriverRecord {
         }
     }
 
+    /// The operator's view (CLI and admin API): current state, not the event history.
+    pub fn operator_view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "externalId": self.external_id,
+            "active": self.state.active,
+            "tokens": self.state.tokens,
+            "siteId": self.state.site_id,
+            "productCode": self.state.product_code,
+            "contractId": self.state.contract_id,
+            "lastAppliedEvent": self.state.last_event,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+        })
+    }
+
     /// Whether merging `e` would need a virtual token that the record does not have yet.
     pub fn needs_virtual_token(&self, e: &AppliedEvent) -> bool {
         self.virtual_token.is_none() && e.is_snapshot() && e.rfid.is_none()

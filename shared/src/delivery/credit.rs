@@ -291,10 +291,7 @@ async fn issue_credit(
         });
     }
     let mut claimed = credit.clone();
-    claimed.in_flight = true;
-    claimed.lease_until =
-        Some(now + chrono::Duration::from_std(d.policy.lease).unwrap_or(chrono::Duration::MAX));
-    claimed.lease_owner = Some(d.instance.clone());
+    d.lease(&mut claimed, now);
     ops.push(WriteOp::Put {
         item: claimed.to_item(1)?,
         condition: Condition::NotExists,
@@ -324,10 +321,7 @@ async fn create_claimed(
     mut rec: DeliveryRecord,
 ) -> Result<DeliveryRecord, CreditError> {
     let now = d.ctx.now();
-    rec.in_flight = true;
-    rec.lease_until =
-        Some(now + chrono::Duration::from_std(d.policy.lease).unwrap_or(chrono::Duration::MAX));
-    rec.lease_owner = Some(d.instance.clone());
+    d.lease(&mut rec, now);
     d.ctx
         .store
         .put(rec.to_item(1)?, Condition::NotExists)

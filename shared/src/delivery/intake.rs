@@ -374,10 +374,7 @@ pub(crate) async fn create_and_attempt(
 ) -> Result<SessionHandled, Transient> {
     let Built { mut record, recon } = built;
     let now = d.ctx.now();
-    record.in_flight = true;
-    record.lease_until =
-        Some(now + chrono::Duration::from_std(d.policy.lease).unwrap_or(chrono::Duration::MAX));
-    record.lease_owner = Some(d.instance.clone());
+    d.lease(&mut record, now);
     let tx = record.transaction_id.clone();
     let pending = SessionHandled {
         outcome: SessionOutcome::Pending {

@@ -82,6 +82,16 @@ impl Deliverer {
         }
     }
 
+    /// Marks `rec` as attempted by this instance from `now`: a POST may go out, so until a
+    /// result is recorded, whoever takes over must ask UC (GET) before posting again.
+    pub(crate) fn lease(&self, rec: &mut DeliveryRecord, now: chrono::DateTime<chrono::Utc>) {
+        rec.in_flight = true;
+        rec.lease_until = Some(
+            now + chrono::Duration::from_std(self.policy.lease).unwrap_or(chrono::Duration::MAX),
+        );
+        rec.lease_owner = Some(self.instance.clone());
+    }
+
     fn jitter() -> f64 {
         let mut b = [0u8; 2];
         let _ = getrandom::fill(&mut b);
@@ -108,10 +118,7 @@ pub async fn claim(d: &Deliverer, key: &Key) -> Result<Option<Claim>, StoreError
     }
     // A lease that expired without a recorded result means an instance died mid-attempt.
     let prior_in_flight = rec.in_flight || rec.lease_until.is_some();
-    rec.in_flight = true;
-    rec.lease_until =
-        Some(now + chrono::Duration::from_std(d.policy.lease).unwrap_or(chrono::Duration::MAX));
-    rec.lease_owner = Some(d.instance.clone());
+    d.lease(&mut rec, now);
     rec.updated_at = now;
     let version = item.version + 1;
     match d

@@ -162,6 +162,29 @@ impl DeliveryRecord {
         Ok(item)
     }
 
+    /// The operator's view (CLI and admin API): the stored session and lease bookkeeping
+    /// left out.
+    pub fn operator_view(&self) -> Value {
+        serde_json::json!({
+            "transactionId": self.transaction_id,
+            "tenant": self.tenant,
+            "kind": self.kind,
+            "state": self.state,
+            "attempts": self.attempts,
+            "waitingForAuth": self.waiting_for_auth,
+            "nextAttemptAt": self.next_attempt_at,
+            "lastResult": self.last_result,
+            "lastStatus": self.last_status,
+            "lastResponse": self.last_response,
+            "createdAt": self.created_at,
+            "deliveredAt": self.delivered_at,
+            "accountingPoint": self.accounting_point,
+            "creditOf": self.credit_of,
+            "creditedBy": self.credited_by,
+            "payload": self.payload,
+        })
+    }
+
     pub fn from_item(item: &Item) -> Result<DeliveryRecord, StoreError> {
         serde_json::from_str(&item.doc).map_err(|e| {
             StoreError::Invalid(format!(

@@ -6,7 +6,6 @@
 //! source text (serde_json's `arbitrary_precision`), never through `f64`.
 
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
@@ -134,16 +133,8 @@ pub fn as_str<'a>(v: &'a Value, path: &JsonPath) -> FieldResult<&'a str> {
 }
 
 /// Parses a decimal from a JSON number (its exact source text) or a numeric string.
-pub fn decimal_of(v: &Value) -> Option<Decimal> {
-    let text = match v {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.trim().to_owned(),
-        _ => return None,
-    };
-    Decimal::from_str(&text)
-        .or_else(|_| Decimal::from_scientific(&text))
-        .ok()
-}
+/// Exact decimal from a JSON number or numeric string (the crate-wide reader).
+pub use crate::decimal::from_json as decimal_of;
 
 /// Largest magnitude accepted for any number we compute with. Far above any real price,
 /// meter register or volume, and low enough that products and sums of such numbers stay
@@ -250,27 +241,6 @@ mod tests {
             "elements[1].restrictions"
         );
         assert_eq!(JsonPath::root().to_string(), "(root)");
-    }
-
-    #[test]
-    fn decimals_keep_source_digits() -> Result<(), serde_json::Error> {
-        let v: Value = serde_json::from_str(r#"[0.1, "2.50", 1e-3, true]"#)?;
-        let got: Vec<Option<String>> = v
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|x| decimal_of(x).map(|d| d.to_string()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                Some("0.1".into()),
-                Some("2.50".into()),
-                Some("0.001".into()),
-                None
-            ]
-        );
-        Ok(())
     }
 
     #[test]

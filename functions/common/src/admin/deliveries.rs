@@ -22,28 +22,6 @@ use super::{auth, body_bytes, paging, parse_json, path_params, query_params, Adm
 const MAX_ID: usize = 128;
 const MAX_REASON: usize = 1000;
 
-/// The operator's view of a delivery (the stored session and lease bookkeeping left out).
-pub fn view(r: &DeliveryRecord) -> Value {
-    json!({
-        "transactionId": r.transaction_id,
-        "tenant": r.tenant,
-        "kind": r.kind,
-        "state": r.state,
-        "attempts": r.attempts,
-        "waitingForAuth": r.waiting_for_auth,
-        "nextAttemptAt": r.next_attempt_at,
-        "lastResult": r.last_result,
-        "lastStatus": r.last_status,
-        "lastResponse": r.last_response,
-        "createdAt": r.created_at,
-        "deliveredAt": r.delivered_at,
-        "accountingPoint": r.accounting_point,
-        "creditOf": r.credit_of,
-        "creditedBy": r.credited_by,
-        "payload": r.payload,
-    })
-}
-
 fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= MAX_ID && !id.chars().any(char::is_control)
 }
@@ -87,7 +65,7 @@ pub async fn list(
             DeliveryRecord::from_item(item)
                 .ok()
                 .filter(|r| state.is_none_or(|w| r.state == w))
-                .map(|r| view(&r))
+                .map(|r| r.operator_view())
         },
     )
     .await?;
@@ -109,7 +87,7 @@ pub async fn show(
     let (raw, id) = super::tenant_and_id(&s, &headers, path).await?;
     let a = auth::tenant(&s, &headers, &raw).await?;
     let (rec, _) = find(&s.d, &a.gln, &id).await?;
-    Ok(Json(view(&rec)))
+    Ok(Json(rec.operator_view()))
 }
 
 /// Re-drives one delivery now; a rejected one goes back to pending first (the operator
@@ -144,7 +122,7 @@ pub async fn retry(
     let (raw, id) = super::tenant_and_id(&s, &headers, path).await?;
     let a = auth::tenant(&s, &headers, &raw).await?;
     let done = retry_now(&s.d, &a.gln, &id).await?;
-    Ok(Json(view(&done)))
+    Ok(Json(done.operator_view()))
 }
 
 #[derive(Deserialize)]

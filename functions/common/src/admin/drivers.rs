@@ -15,21 +15,6 @@ use super::{auth, paging, path_params, query_params, AdminState};
 /// Accounting point ids are at most 18 characters by default; no pattern allows this many.
 const MAX_AP: usize = 256;
 
-/// The operator's view of a driver: current state, not its event history.
-pub fn view(r: &DriverRecord) -> Value {
-    json!({
-        "externalId": r.external_id,
-        "active": r.state.active,
-        "tokens": r.state.tokens,
-        "siteId": r.state.site_id,
-        "productCode": r.state.product_code,
-        "contractId": r.state.contract_id,
-        "lastAppliedEvent": r.state.last_event,
-        "createdAt": r.created_at,
-        "updatedAt": r.updated_at,
-    })
-}
-
 pub async fn list(
     State(s): State<AdminState>,
     headers: HeaderMap,
@@ -52,7 +37,7 @@ pub async fn list(
         |item| {
             serde_json::from_str::<DriverRecord>(&item.doc)
                 .ok()
-                .map(|r| view(&r))
+                .map(|r| r.operator_view())
         },
     )
     .await?;
@@ -77,5 +62,5 @@ pub async fn show(
             .await?
             .ok_or_else(missing)?;
     let rec: DriverRecord = serde_json::from_str(&item.doc).map_err(|_| ApiError::internal())?;
-    Ok(Json(view(&rec)))
+    Ok(Json(rec.operator_view()))
 }

@@ -8,27 +8,6 @@ use ucc_shared::store::{Condition, Query, SkRange};
 use super::{deliverer, gln, CmdResult};
 use crate::output::{print_json, table};
 
-fn view(r: &DeliveryRecord) -> serde_json::Value {
-    serde_json::json!({
-        "transactionId": r.transaction_id,
-        "tenant": r.tenant,
-        "kind": r.kind,
-        "state": r.state,
-        "attempts": r.attempts,
-        "waitingForAuth": r.waiting_for_auth,
-        "nextAttemptAt": r.next_attempt_at,
-        "lastResult": r.last_result,
-        "lastStatus": r.last_status,
-        "lastResponse": r.last_response,
-        "createdAt": r.created_at,
-        "deliveredAt": r.delivered_at,
-        "accountingPoint": r.accounting_point,
-        "creditOf": r.credit_of,
-        "creditedBy": r.credited_by,
-        "payload": r.payload,
-    })
-}
-
 pub async fn list(store: &str, tenant: &str, state: Option<&str>, json: bool) -> CmdResult {
     let g = gln(tenant)?;
     let wanted = state
@@ -54,7 +33,7 @@ pub async fn list(store: &str, tenant: &str, state: Option<&str>, json: bool) ->
         .collect();
     out.sort_by_key(|r| r.created_at);
     if json {
-        return print_json(&out.iter().map(view).collect::<Vec<_>>());
+        return print_json(&out.iter().map(|r| r.operator_view()).collect::<Vec<_>>());
     }
     let rows: Vec<Vec<String>> = out
         .iter()
@@ -118,7 +97,7 @@ pub async fn retry(store: &str, tenant: Option<&str>, id: &str, json: bool) -> C
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("{id} is being delivered by another instance right now"))?;
     if json {
-        return print_json(&view(&done));
+        return print_json(&done.operator_view());
     }
     println!(
         "{id}: {} ({})",

@@ -6,21 +6,6 @@ use ucc_shared::store::{Query, Store};
 use super::{ctx, gln, CmdResult};
 use crate::output::{print_json, table};
 
-/// The operator's view of a driver: current state, not its event history.
-pub fn view(r: &DriverRecord) -> serde_json::Value {
-    serde_json::json!({
-        "externalId": r.external_id,
-        "active": r.state.active,
-        "tokens": r.state.tokens,
-        "siteId": r.state.site_id,
-        "productCode": r.state.product_code,
-        "contractId": r.state.contract_id,
-        "lastAppliedEvent": r.state.last_event,
-        "createdAt": r.created_at,
-        "updatedAt": r.updated_at,
-    })
-}
-
 /// Tokens as one table cell: `value (kind[, inactive])`.
 pub fn tokens_cell(d: &DriverRecord) -> String {
     d.state
@@ -50,7 +35,12 @@ pub async fn list(store: &str, tenant: &str, json: bool) -> CmdResult {
     let ctx = ctx(store).await?;
     let drivers = all(ctx.store.as_ref(), keys::tenant(&g, keys::DRIVERS)).await?;
     if json {
-        return print_json(&drivers.iter().map(view).collect::<Vec<_>>());
+        return print_json(
+            &drivers
+                .iter()
+                .map(|r| r.operator_view())
+                .collect::<Vec<_>>(),
+        );
     }
     let rows: Vec<Vec<String>> = drivers
         .iter()
@@ -87,7 +77,7 @@ pub async fn get(store: &str, tenant: &str, ap: &str, json: bool) -> CmdResult {
     let rec: DriverRecord =
         serde_json::from_str(&item.doc).map_err(|e| format!("stored driver is unreadable: {e}"))?;
     if json {
-        return print_json(&view(&rec));
+        return print_json(&rec.operator_view());
     }
     println!("Accounting point  {}", rec.external_id);
     println!(

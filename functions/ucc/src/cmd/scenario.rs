@@ -190,7 +190,7 @@ pub async fn run(store: &str, dir: &Path, json: bool, uc_standin: bool) -> CmdRe
             .map(|(gln, name, mode, ds, ps, recon)| {
                 serde_json::json!({
                     "gln": gln, "name": name, "mode": mode,
-                    "drivers": ds.iter().map(drivers::view).collect::<Vec<_>>(),
+                    "drivers": ds.iter().map(|d| d.operator_view()).collect::<Vec<_>>(),
                     "parked": ps,
                     "reconciliation": recon,
                 })
