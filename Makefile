@@ -2,6 +2,8 @@
 # or fetched by the scripts they call (DynamoDB Local is cached outside the repo).
 
 CARGO ?= cargo
+# bash for `set -o pipefail` (a tee must not hide a failing test run).
+SHELL := /bin/bash
 DEMO_STORE ?= .ucc/demo
 SCENARIO ?= examples/nordlys
 
@@ -35,9 +37,22 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## bench: criterion benchmarks (figures go to BENCHMARKS.md)
+## bench: measures everything in BENCHMARKS.md and rewrites it: criterion (pricing), the
+## end-to-end load run on the embedded store and on DynamoDB Local, artifact sizes and cold
+## start (so it packages every function), the AWS cost model. Figures land in target/bench/.
+BENCH_DIR = target/bench
 bench:
-	$(CARGO) bench -p ucc-shared
+	mkdir -p $(BENCH_DIR)
+	scripts/machine-info.sh > $(BENCH_DIR)/machine.txt
+	$(CARGO) bench -p ucc-shared --bench pricing -- --warm-up-time 2 --measurement-time 5
+	$(CARGO) build --release -p ucc-bench
+	target/release/ucc-load --store embedded --out $(BENCH_DIR)/load-embedded.json
+	scripts/with-dynamodb-local.sh target/release/ucc-load --store dynamodb --out $(BENCH_DIR)/load-dynamodb.json
+	CARGO=$(CARGO) scripts/package.sh | tee $(BENCH_DIR)/package.txt
+	CARGO=$(CARGO) scripts/cold-start.sh | tee $(BENCH_DIR)/coldstart.txt
+	python3 scripts/bench-report.py $(BENCH_DIR) > BENCHMARKS.md.tmp
+	mv BENCHMARKS.md.tmp BENCHMARKS.md
+	@echo "bench: BENCHMARKS.md rewritten from $(BENCH_DIR)"
 
 clean-demo:
 	rm -rf $(DEMO_STORE)
@@ -45,7 +60,8 @@ clean-demo:
 ## chaos: the chaos run at the full size of issue 7 (500 accounting points, 2,000 sessions;
 ## `make test` runs it at a fifth of that); soak: ten times the full size
 chaos:
-	UCC_CHAOS_SCALE=1 scripts/with-dynamodb-local.sh $(CARGO) test --release -p ucc-tests --test chaos -- --nocapture
+	mkdir -p $(BENCH_DIR)
+	set -o pipefail; UCC_CHAOS_SCALE=1 scripts/with-dynamodb-local.sh $(CARGO) test --release -p ucc-tests --test chaos -- --nocapture 2>&1 | tee $(BENCH_DIR)/chaos.log
 
 ## fuzz: each libFuzzer target for FUZZ_SECONDS (default 60); needs `cargo install cargo-fuzz`.
 ## The sanitizer flags are nightly-only; RUSTC_BOOTSTRAP lets the stable toolchain use them.

@@ -4,6 +4,7 @@
 #   scripts/dynamodb-local.sh start   # prints the endpoint, e.g. http://127.0.0.1:41234
 #   scripts/dynamodb-local.sh stop
 #   scripts/dynamodb-local.sh status  # prints the endpoint if running, exits 1 otherwise
+#   scripts/dynamodb-local.sh crash   # SIGKILL, no shutdown: what a crashed host looks like
 #
 # Environment:
 #   UCC_DYNAMODB_LOCAL_STATE    directory holding this instance's pid, port and log
@@ -12,6 +13,8 @@
 #   UCC_DYNAMODB_LOCAL_DB_PATH  persist tables in this directory (-dbPath) instead of
 #                               memory, so a test can kill and restart DynamoDB Local and
 #                               find its data again.
+#   UCC_DYNAMODB_LOCAL_PORT     listen on this port instead of a free random one (a restart
+#                               after `crash` passes the old port, so clients keep working).
 #   XDG_CACHE_HOME              the download lives in ${XDG_CACHE_HOME:-$HOME/.cache}/ucc.
 #
 # Only the endpoint goes to stdout; every diagnostic goes to stderr.
@@ -150,7 +153,12 @@ start() {
     local attempt port started
     local t0=${EPOCHREALTIME/[.,]/}
     for attempt in 1 2 3; do
-        port=$(pick_port)
+        if [[ -n "${UCC_DYNAMODB_LOCAL_PORT:-}" ]]; then
+            [[ "$UCC_DYNAMODB_LOCAL_PORT" =~ ^[0-9]+$ ]] || die "UCC_DYNAMODB_LOCAL_PORT must be a port number"
+            port=$UCC_DYNAMODB_LOCAL_PORT
+        else
+            port=$(pick_port)
+        fi
         # -sharedDb: one database whatever access key / region the client signs with, so
         # the tests' dummy credentials and a developer's real ones see the same tables.
         setsid java -Djava.library.path="$JAR_DIR/DynamoDBLocal_lib" \
@@ -210,6 +218,21 @@ stop() {
     note "stopped (pid $pid)"
 }
 
+# No graceful shutdown: the JVM gets no chance to flush anything, as when a host dies.
+crash() {
+    local pid
+    pid=$(running_pid) || die "not running, nothing to crash"
+    kill -9 "$pid"
+    local i
+    for i in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -0 "$pid" 2>/dev/null && die "pid $pid survived SIGKILL"
+    rm -f "$STATE/pid"
+    note "crashed (SIGKILL to pid $pid)"
+}
+
 status() {
     local pid
     if pid=$(running_pid) && answers "$(<"$STATE/port")"; then
@@ -223,10 +246,11 @@ status() {
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
+crash) crash ;;
 status) status ;;
 fetch) fetch ;;
 *)
-    echo "usage: $0 start|stop|status|fetch" >&2
+    echo "usage: $0 start|stop|crash|status|fetch" >&2
     exit 2
     ;;
 esac

@@ -62,8 +62,15 @@ pub async fn dynamodb() -> Option<Arc<dyn Store>> {
 
 /// Like [`dynamodb`], but the concrete type, for tests that need DynamoDB specifics.
 pub async fn dynamodb_store() -> Option<DynamoStore> {
-    let endpoint = match std::env::var(ENDPOINT_VAR) {
-        Ok(e) if !e.trim().is_empty() => e,
+    let endpoint = dynamodb_endpoint()?;
+    Some(fresh_table(&endpoint).await)
+}
+
+/// The shared DynamoDB Local's endpoint, or `None` (with a one-time notice) when DynamoDB
+/// tests are to be skipped. Also tells a test that starts its own instance whether to run.
+pub fn dynamodb_endpoint() -> Option<String> {
+    match std::env::var(ENDPOINT_VAR) {
+        Ok(e) if !e.trim().is_empty() => Some(e),
         _ => {
             if std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1") {
                 panic!(
@@ -80,17 +87,21 @@ pub async fn dynamodb_store() -> Option<DynamoStore> {
                     "skipping DynamoDB Local tests: {ENDPOINT_VAR} not set (run make test)"
                 );
             });
-            return None;
+            None
         }
-    };
-    let store = DynamoStore::local(&endpoint, unique_table_name());
+    }
+}
+
+/// A new, empty table on the DynamoDB Local at `endpoint`.
+pub async fn fresh_table(endpoint: &str) -> DynamoStore {
+    let store = DynamoStore::local(endpoint, unique_table_name());
     if let Err(e) = store.create_table_if_missing().await {
         panic!(
             "cannot create table {} on DynamoDB Local at {endpoint}: {e}",
             store.table()
         );
     }
-    Some(store)
+    store
 }
 
 /// Tests run in parallel threads and several test binaries at once, all against one

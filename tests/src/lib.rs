@@ -5,4 +5,5 @@
 
 pub mod backends;
 pub mod delivery_env;
+pub mod dynamodb_local;
 pub mod fixtures;

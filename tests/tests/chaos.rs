@@ -8,18 +8,24 @@
 //!
 //! Size: `UCC_CHAOS_SCALE` × (500 accounting points, 2,000 sessions). `make test` runs 0.2
 //! (the whole run stays around half a minute per store on 2 cores); `make chaos` runs 1 and
-//! `make soak` 10. Not covered here yet: killing DynamoDB Local mid-run.
+//! `make soak` 10.
+//!
+//! On DynamoDB the run gets its own DynamoDB Local persisting to disk, and halfway through
+//! the sessions it is killed (SIGKILL) and restarted. A handler that meets the dead store
+//! fails, and its message goes back to the queue, as SQS or Service Bus redeliver an
+//! unacknowledged message; the assertions afterwards are the same.
 
 // Test code: a failed expectation is the test failing.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{json, Value};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Notify};
 use ucc_functions::uc_standin::{Fault, Route};
 use ucc_shared::contract::{self, InboundMessage};
 use ucc_shared::delivery::intake;
@@ -27,6 +33,7 @@ use ucc_shared::delivery::record::{DeliveryRecord, DeliveryState, TRANSACTIONS};
 use ucc_shared::gln::Gln;
 use ucc_shared::store::{query_all, Query, SkRange, Store};
 use ucc_tests::delivery_env::*;
+use ucc_tests::dynamodb_local::PrivateDynamoDbLocal;
 use ucc_tests::fixtures::{event, NORDLYS, SVEA};
 
 /// Deterministic xorshift so a failing run can be replayed from its seed.
@@ -84,7 +91,59 @@ fn fault_mix(rng: &mut Rng, n: usize) -> Vec<Fault> {
         .collect()
 }
 
-async fn run(store: Arc<dyn Store>, seed: u64) {
+/// A store crash in the middle of the run: the instance is killed, stays down until every
+/// worker has failed on it, then comes back with its data.
+struct Outage {
+    dynamodb: Arc<PrivateDynamoDbLocal>,
+    /// Handler invocations that failed (their messages were redelivered).
+    failed: AtomicUsize,
+    failure_seen: Notify,
+}
+
+impl Outage {
+    fn new(dynamodb: PrivateDynamoDbLocal) -> Arc<Outage> {
+        Arc::new(Outage {
+            dynamodb: Arc::new(dynamodb),
+            failed: AtomicUsize::new(0),
+            failure_seen: Notify::new(),
+        })
+    }
+
+    fn handler_failed(&self) {
+        self.failed.fetch_add(1, Ordering::SeqCst);
+        self.failure_seen.notify_one();
+    }
+
+    async fn crash_and_restart(self: Arc<Self>) {
+        let db = self.dynamodb.clone();
+        tokio::task::spawn_blocking(move || db.crash())
+            .await
+            .unwrap()
+            .expect("DynamoDB Local crashes");
+        eprintln!("chaos: DynamoDB Local killed");
+        while self.failed.load(Ordering::SeqCst) < WORKERS {
+            self.failure_seen.notified().await;
+        }
+        let db = self.dynamodb.clone();
+        tokio::task::spawn_blocking(move || db.restart())
+            .await
+            .unwrap()
+            .expect("DynamoDB Local restarts with its data");
+        eprintln!(
+            "chaos: DynamoDB Local restarted after {} failed invocations",
+            self.failed.load(Ordering::SeqCst)
+        );
+    }
+}
+
+/// How many times one message may be redelivered before the run gives up on it (SQS's
+/// maxReceiveCount would move it to the dead-letter queue).
+const MAX_REDELIVERIES: usize = 200;
+
+/// Concurrent session-delivery workers, as four Lambda instances or Function hosts.
+const WORKERS: usize = 4;
+
+async fn run(store: Arc<dyn Store>, seed: u64, outage: Option<Arc<Outage>>) {
     let aps = ((500.0 * scale()) as usize).max(2);
     let sessions = ((2000.0 * scale()) as usize).max(10);
     let mut rng = Rng(seed);
@@ -163,38 +222,60 @@ async fn run(store: Arc<dyn Store>, seed: u64) {
         env.standin.push_fault(Route::PostMeterValues, f);
     }
     let total = deliveries.len();
-    let queue = Arc::new(Mutex::new(deliveries));
-    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let queue = Arc::new(Mutex::new(
+        deliveries.into_iter().map(|b| (b, 0)).collect::<Vec<_>>(),
+    ));
+    let sent = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
-    let workers: Vec<_> = (0..4).map(|_| env.other_instance()).collect();
+    let workers: Vec<_> = (0..WORKERS).map(|_| env.other_instance()).collect();
     let env = Arc::new(env);
+    let crash = Arc::new(Mutex::new(None));
     for w in workers {
         let (queue, sent, env) = (queue.clone(), sent.clone(), env.clone());
+        let (outage, crash) = (outage.clone(), crash.clone());
         tasks.push(tokio::spawn(async move {
             loop {
-                let Some(b) = queue.lock().await.pop() else {
+                let Some((b, redelivered)) = queue.lock().await.pop() else {
                     return;
                 };
-                let k = sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                // A 401 window in the second fifth, a wrong Entra secret in the fourth.
+                let k = sent.fetch_add(1, Ordering::SeqCst);
+                // A 401 window in the second fifth, a wrong Entra secret in the fourth, the
+                // store crash at the half.
                 if k == total / 5 {
                     env.standin.set_unauthorized(true);
                 } else if k == 2 * total / 5 {
                     env.standin.set_unauthorized(false);
+                } else if k == total / 2 {
+                    if let Some(o) = &outage {
+                        *crash.lock().await = Some(tokio::spawn(o.clone().crash_and_restart()));
+                    }
                 } else if k == 3 * total / 5 {
                     env.set_secret("a-wrong-secret");
                     env.standin.expire_tokens();
                 } else if k == 4 * total / 5 {
                     env.set_secret(SECRET);
                 }
-                intake::handle(&w, &InboundMessage::from_body(b))
-                    .await
-                    .expect("no transient store failure");
+                match intake::handle(&w, &InboundMessage::from_body(b.clone())).await {
+                    Ok(_) => {}
+                    Err(e) => {
+                        let Some(o) = &outage else {
+                            panic!("transient store failure without an outage: {e}");
+                        };
+                        assert!(e.is_transient(), "a store crash looks transient: {e}");
+                        assert!(redelivered < MAX_REDELIVERIES, "{b} never got through: {e}");
+                        o.handler_failed();
+                        // Redelivered later, as the queue does after the visibility timeout.
+                        queue.lock().await.insert(0, (b, redelivered + 1));
+                    }
+                }
             }
         }));
     }
     for t in tasks {
         t.await.unwrap();
+    }
+    if let Some(c) = crash.lock().await.take() {
+        c.await.unwrap();
     }
     env.standin.set_unauthorized(false);
     env.set_secret(SECRET);
@@ -307,19 +388,44 @@ async fn run(store: Arc<dyn Store>, seed: u64) {
             "a {code} answer is in the logs"
         );
     }
+    let failed = outage
+        .as_ref()
+        .map_or(0, |o| o.failed.load(Ordering::SeqCst));
+    if outage.is_some() {
+        assert!(failed > 0, "the store crash was noticed by a handler");
+    }
     println!(
-        "chaos: {aps} accounting points, {sessions} sessions ({total} deliveries), {} UC requests, {} token requests, {sweeps} sweeps",
+        "chaos: {aps} accounting points, {sessions} sessions ({total} deliveries), {} UC requests, {} token requests, {sweeps} sweeps, {failed} invocations failed on the crashed store",
         env.standin.requests().len(),
         env.standin.token_requests()
     );
 }
 
-ucc_tests::store_tests!(chaos_run);
-
-async fn chaos_run(store: Arc<dyn Store>) {
-    let seed = std::env::var("UCC_CHAOS_SEED")
+fn seed() -> u64 {
+    std::env::var("UCC_CHAOS_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0x0005_eedc_4a05_u64);
-    run(store, seed).await;
+        .unwrap_or(0x0005_eedc_4a05_u64)
+}
+
+mod chaos_run {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn embedded() {
+        let (_dir, store) = ucc_tests::backends::embedded();
+        run(store, seed(), None).await;
+    }
+
+    /// Its own DynamoDB Local (the shared one serves other tests meanwhile), crashed and
+    /// restarted halfway through the sessions.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dynamodb_crashed_and_restarted() {
+        if ucc_tests::backends::dynamodb_endpoint().is_none() {
+            return;
+        }
+        let db = PrivateDynamoDbLocal::start().expect("a private DynamoDB Local starts");
+        let store = ucc_tests::backends::fresh_table(db.endpoint()).await;
+        run(Arc::new(store), seed(), Some(Outage::new(db))).await;
+    }
 }

@@ -1,7 +1,10 @@
 //! A decorator that counts the requests a handler makes: store requests are the product's cost.
+//! It also estimates the DynamoDB on-demand request units those requests would be billed,
+//! from the sizes of the items they read and write, for the cost model in BENCHMARKS.md.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
@@ -23,6 +26,28 @@ impl RequestCounts {
     }
 }
 
+/// DynamoDB on-demand request units, as AWS bills them (see [`CountingStore`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct RequestUnits {
+    /// Read request units, in halves (an eventually consistent 4 KB read is half a unit).
+    pub read_halves: u64,
+    pub write: u64,
+}
+
+impl RequestUnits {
+    pub fn read(&self) -> f64 {
+        self.read_halves as f64 / 2.0
+    }
+}
+
+/// Units per started `unit` bytes, at least one: DynamoDB rounds every item up.
+fn units(bytes: usize, unit: usize) -> u64 {
+    bytes.div_ceil(unit).max(1) as u64
+}
+
+const READ_UNIT: usize = 4096;
+const WRITE_UNIT: usize = 1024;
+
 #[derive(Default)]
 struct Counters {
     get: AtomicU64,
@@ -31,12 +56,25 @@ struct Counters {
     transact: AtomicU64,
     query: AtomicU64,
     query_index: AtomicU64,
+    read_halves: AtomicU64,
+    write_units: AtomicU64,
 }
 
-/// Wraps any [`Store`] and counts each request by kind.
+/// Wraps any [`Store`] and counts each request by kind, and the request units DynamoDB
+/// on-demand would bill for it:
+///
+/// - GetItem and Query on the table are strongly consistent: 1 read unit per started 4 KB
+///   read (at least 1, also for a miss); a Query on the due index (a GSI) is eventually
+///   consistent, half that.
+/// - PutItem / DeleteItem: 1 write unit per started 1 KB; inside TransactWriteItems every
+///   Put, Delete and ConditionCheck costs double (prepare and commit).
+/// - The due index projects every attribute: writing an item that is in it costs the same
+///   units again, and taking an item out of it costs 1 more.
 pub struct CountingStore {
     inner: Arc<dyn Store>,
     counters: Counters,
+    /// Keys currently in the due index, to bill their removal from it.
+    indexed: Mutex<HashSet<Key>>,
 }
 
 impl CountingStore {
@@ -44,7 +82,40 @@ impl CountingStore {
         CountingStore {
             inner,
             counters: Counters::default(),
+            indexed: Mutex::new(HashSet::new()),
         }
+    }
+
+    pub fn units(&self) -> RequestUnits {
+        RequestUnits {
+            read_halves: self.counters.read_halves.load(Ordering::Relaxed),
+            write: self.counters.write_units.load(Ordering::Relaxed),
+        }
+    }
+
+    fn read(&self, items: &[Item], halves_per_unit: u64) {
+        let bytes = items.iter().map(Item::size).sum();
+        let halves = units(bytes, READ_UNIT) * halves_per_unit;
+        self.counters
+            .read_halves
+            .fetch_add(halves, Ordering::Relaxed);
+    }
+
+    /// `factor` 2 inside a transaction. A refused write is billed too (AWS charges the
+    /// units it consumed), but only a `committed` one changes the due index.
+    fn write(&self, key: &Key, item: Option<&Item>, factor: u64, committed: bool) {
+        let size = item.map_or(0, Item::size);
+        let mut wru = units(size, WRITE_UNIT) * factor;
+        let in_index = item.is_some_and(|i| i.index.is_some());
+        if let (true, Ok(mut indexed)) = (committed, self.indexed.lock()) {
+            if in_index {
+                indexed.insert(key.clone());
+                wru += units(size, WRITE_UNIT);
+            } else if indexed.remove(key) {
+                wru += 1;
+            }
+        }
+        self.counters.write_units.fetch_add(wru, Ordering::Relaxed);
     }
 
     pub fn counts(&self) -> RequestCounts {
@@ -68,6 +139,8 @@ impl CountingStore {
             &c.transact,
             &c.query,
             &c.query_index,
+            &c.read_halves,
+            &c.write_units,
         ] {
             a.store(0, Ordering::Relaxed);
         }
@@ -78,26 +151,99 @@ impl CountingStore {
 impl Store for CountingStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         self.counters.get.fetch_add(1, Ordering::Relaxed);
-        self.inner.get(key).await
+        let got = self.inner.get(key).await?;
+        self.read(got.as_slice(), 2);
+        Ok(got)
     }
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
         self.counters.put.fetch_add(1, Ordering::Relaxed);
-        self.inner.put(item, condition).await
+        let (key, billed) = (item.key.clone(), item.clone());
+        let done = self.inner.put(item, condition).await;
+        self.write(&key, Some(&billed), 1, done.is_ok());
+        done
     }
     async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError> {
         self.counters.delete.fetch_add(1, Ordering::Relaxed);
-        self.inner.delete(key, condition).await
+        let done = self.inner.delete(key, condition).await;
+        self.write(key, None, 1, done.is_ok());
+        done
     }
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         self.counters.transact.fetch_add(1, Ordering::Relaxed);
-        self.inner.transact(ops).await
+        let billed = ops.clone();
+        let done = self.inner.transact(ops).await;
+        for op in &billed {
+            match op {
+                WriteOp::Put { item, .. } => self.write(&item.key, Some(item), 2, done.is_ok()),
+                WriteOp::Delete { key, .. } => self.write(key, None, 2, done.is_ok()),
+                // Billed as a transactional write; it never changes the index.
+                WriteOp::Check { key, .. } => self.write(key, None, 2, false),
+            }
+        }
+        done
     }
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         self.counters.query.fetch_add(1, Ordering::Relaxed);
-        self.inner.query(query).await
+        let page = self.inner.query(query).await?;
+        self.read(&page.items, 2);
+        Ok(page)
     }
     async fn query_index(&self, query: &IndexQuery) -> Result<Page, StoreError> {
         self.counters.query_index.fetch_add(1, Ordering::Relaxed);
-        self.inner.query_index(query).await
+        let page = self.inner.query_index(query).await?;
+        self.read(&page.items, 1);
+        Ok(page)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! On the embedded store (a real store in a temp dir): the units come from this
+    //! decorator, so any backend does.
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::store::embedded::EmbeddedStore;
+
+    #[tokio::test]
+    async fn bills_request_units_as_dynamodb_on_demand_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path().join("s")).unwrap());
+        let c = CountingStore::new(inner);
+        let key = Key::new("T#1", "A");
+
+        // 1.5 KB is 2 write units, and 2 more for the copy in the due index.
+        let due = Item::new(key.clone(), "x".repeat(1500), 1).with_index("DUE#1", "0001");
+        c.put(due, Condition::NotExists).await.unwrap();
+        assert_eq!(c.units().write, 4);
+
+        // In a transaction everything doubles: the put 2 × 2, leaving the index 1, the
+        // condition check 2 × 1.
+        let settled = Item::new(key.clone(), "x".repeat(1500), 2);
+        c.transact(vec![
+            WriteOp::Put {
+                item: settled,
+                condition: Condition::Version(1),
+            },
+            WriteOp::Check {
+                key: Key::new("T#1", "B"),
+                condition: Condition::NotExists,
+            },
+        ])
+        .await
+        .unwrap();
+        assert_eq!(c.units().write, 4 + 5 + 2);
+
+        // A refused write is billed all the same.
+        let refused = c
+            .put(Item::new(key.clone(), "y".into(), 9), Condition::NotExists)
+            .await;
+        assert!(refused.unwrap_err().is_condition_failure());
+        assert_eq!(c.units().write, 12);
+
+        // Strongly consistent reads: 1 unit per 4 KB, also for a miss.
+        c.get(&key).await.unwrap();
+        c.get(&Key::new("T#1", "missing")).await.unwrap();
+        assert_eq!(c.units().read(), 2.0);
+        assert_eq!(c.counts().total(), 5);
     }
 }

@@ -1,0 +1,358 @@
+//! `ucc-load`: the end-to-end load run behind `make bench`.
+//!
+//! Contract events and completed sessions go through the real handlers (the code every
+//! function binary calls) on the embedded store or on DynamoDB Local, with Utility Cloud
+//! and Entra played by the stand-in over loopback HTTP. Several concurrent workers, each
+//! with its own caches as separate Lambda instances or Function hosts would have. Per
+//! phase it measures events per second, handler latency (p50/p99/max), store requests,
+//! DynamoDB request units and UC calls per event; at the end the process's peak RSS.
+//! Results go to a JSON file that `scripts/bench-report.py` turns into BENCHMARKS.md.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::Mutex;
+use ucc_shared::contract::{self, InboundMessage};
+use ucc_shared::delivery::intake;
+use ucc_shared::delivery::Deliverer;
+use ucc_shared::store::counting::{CountingStore, RequestCounts, RequestUnits};
+use ucc_shared::store::{Condition, Item, Key, Store};
+use ucc_tests::delivery_env::{session, Env, COSTED_CUSTOMER, METER_CUSTOMER};
+use ucc_tests::fixtures::{event, NORDLYS, SVEA};
+
+#[derive(Clone, Copy, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum StoreKind {
+    Embedded,
+    Dynamodb,
+}
+
+/// Load run through the real handlers; writes its figures as JSON.
+#[derive(Parser)]
+#[command(name = "ucc-load")]
+struct Args {
+    #[arg(long, value_enum)]
+    store: StoreKind,
+    /// DynamoDB Local endpoint (for --store dynamodb); scripts/with-dynamodb-local.sh sets it.
+    #[arg(long, env = "UCC_TEST_DYNAMODB_ENDPOINT")]
+    endpoint: Option<String>,
+    /// Accounting points: each gets an activation and an update (two contract events).
+    #[arg(long, default_value_t = 1000)]
+    accounting_points: usize,
+    /// Completed sessions per tenant mode (costed invoice lines, then meter values).
+    #[arg(long, default_value_t = 2000)]
+    sessions: usize,
+    /// Concurrent workers, each with its own caches.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// Where to write the JSON results.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Serialize)]
+struct Phase {
+    name: &'static str,
+    events: usize,
+    wall_secs: f64,
+    events_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    mean_ms: f64,
+    /// What the handlers answered, by outcome name.
+    outcomes: BTreeMap<String, usize>,
+    store_requests: RequestCounts,
+    request_units: RequestUnits,
+    uc_calls: usize,
+    token_requests: usize,
+}
+
+#[derive(Serialize)]
+struct Report {
+    store: StoreKind,
+    workers: usize,
+    phases: Vec<Phase>,
+    /// Mean latency of one conditional PutItem of a 1 KB item: the price of each extra
+    /// write in the "idempotency record + outbox" comparison.
+    single_put_ms: f64,
+    peak_rss_mib: f64,
+    cores: usize,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Contract,
+    Session,
+}
+
+struct Rig {
+    env: Env,
+    counting: Arc<CountingStore>,
+    workers: Vec<Arc<Deliverer>>,
+}
+
+impl Rig {
+    async fn phase(&self, name: &'static str, kind: Kind, bodies: Vec<String>) -> Phase {
+        let events = bodies.len();
+        self.counting.reset();
+        let calls_before = self.env.standin.requests().len();
+        let tokens_before = self.env.standin.token_requests();
+        let queue = Arc::new(Mutex::new(bodies));
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for w in &self.workers {
+            let (w, queue) = (w.clone(), queue.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut timed = Vec::new();
+                loop {
+                    let Some(body) = queue.lock().await.pop() else {
+                        return timed;
+                    };
+                    let msg = InboundMessage::from_body(body);
+                    let t0 = Instant::now();
+                    let outcome = match kind {
+                        Kind::Contract => contract::handle(&w.ctx, &msg)
+                            .await
+                            .map(|h| h.outcome.name())
+                            .map_err(|e| e.to_string()),
+                        Kind::Session => intake::handle(&w, &msg)
+                            .await
+                            .map(|h| h.outcome.name())
+                            .map_err(|e| e.to_string()),
+                    };
+                    timed.push((t0.elapsed(), outcome.unwrap_or("failed")));
+                }
+            }));
+        }
+        let mut latencies = Vec::with_capacity(events);
+        let mut outcomes = BTreeMap::new();
+        for t in tasks {
+            for (d, o) in t.await.unwrap_or_default() {
+                latencies.push(d);
+                *outcomes.entry(o.to_owned()).or_insert(0) += 1;
+            }
+        }
+        let wall = started.elapsed();
+        latencies.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let pct = |p: f64| {
+            let i = ((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1);
+            latencies.get(i).copied().map_or(0.0, ms)
+        };
+        let total: Duration = latencies.iter().sum();
+        let phase = Phase {
+            name,
+            events,
+            wall_secs: wall.as_secs_f64(),
+            events_per_sec: events as f64 / wall.as_secs_f64(),
+            p50_ms: pct(0.50),
+            p99_ms: pct(0.99),
+            max_ms: latencies.last().copied().map_or(0.0, ms),
+            mean_ms: ms(total) / events.max(1) as f64,
+            outcomes,
+            store_requests: self.counting.counts(),
+            request_units: self.counting.units(),
+            // The stand-in records token requests among its requests; count them apart.
+            uc_calls: (self.env.standin.requests().len() - calls_before)
+                .saturating_sub(self.env.standin.token_requests() - tokens_before),
+            token_requests: self.env.standin.token_requests() - tokens_before,
+        };
+        eprintln!(
+            "ucc-load: {name}: {events} events in {:.1} s ({:.0}/s), p50 {:.2} ms, p99 {:.2} ms, outcomes {:?}",
+            phase.wall_secs, phase.events_per_sec, phase.p50_ms, phase.p99_ms, phase.outcomes
+        );
+        phase
+    }
+}
+
+/// Deterministic shuffle (xorshift), so two runs see the same order.
+fn shuffle<T>(v: &mut [T]) {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in (1..v.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+}
+
+fn contract_events(aps: usize) -> Vec<String> {
+    let mut bodies = Vec::with_capacity(aps * 2);
+    for i in 0..aps {
+        let (gln, ap) = if i % 2 == 0 {
+            (NORDLYS, format!("70700{i:013}"))
+        } else {
+            (SVEA, format!("70701{i:013}"))
+        };
+        let rfid = format!("LOAD-{i:07}");
+        bodies.push(
+            event(
+                gln,
+                "ContractActivated",
+                &format!("a-{i}"),
+                "2026-11-01T08:00:00Z",
+                &ap,
+                json!({ "Rfid": rfid }),
+            )
+            .to_string(),
+        );
+        bodies.push(
+            event(
+                gln,
+                "ContractUpdated",
+                &format!("u-{i}"),
+                "2026-11-02T08:00:00Z",
+                &ap,
+                json!({ "Rfid": rfid, "PrivateSiteId": 1042 }),
+            )
+            .to_string(),
+        );
+    }
+    // Activations before their updates would be the friendly order; real queues shuffle.
+    shuffle(&mut bodies);
+    bodies
+}
+
+/// Sessions of the drivers that `contract_events` provisioned for one tenant mode
+/// (even accounting points belong to the costed tenant, odd ones to the meter-value one).
+fn sessions(n: usize, aps: usize, costed: bool) -> Vec<String> {
+    let (customer, parity, prefix) = if costed {
+        (COSTED_CUSTOMER, 0, "B")
+    } else {
+        (METER_CUSTOMER, 1, "A")
+    };
+    let drivers: Vec<usize> = (0..aps).filter(|i| i % 2 == parity).collect();
+    (0..n)
+        .map(|k| {
+            let i = drivers[k % drivers.len().max(1)];
+            session(
+                &format!("LD{prefix}{k:07}"),
+                customer,
+                &format!("LOAD-{i:07}"),
+                None,
+            )
+            .to_string()
+        })
+        .collect()
+}
+
+async fn single_put_ms(store: &dyn Store) -> f64 {
+    const N: u32 = 200;
+    let doc = "x".repeat(900);
+    let started = Instant::now();
+    for i in 0..N {
+        let item = Item::new(Key::new("BENCH#put", format!("{i:06}")), doc.clone(), 1);
+        if let Err(e) = store.put(item, Condition::NotExists).await {
+            eprintln!("ucc-load: single put failed: {e}");
+        }
+    }
+    started.elapsed().as_secs_f64() * 1000.0 / f64::from(N)
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+async fn open_store(args: &Args) -> Result<(Option<tempfile::TempDir>, Arc<dyn Store>), String> {
+    match args.store {
+        StoreKind::Embedded => {
+            let (dir, store) = ucc_tests::backends::embedded();
+            Ok((Some(dir), store))
+        }
+        StoreKind::Dynamodb => {
+            let endpoint = args.endpoint.as_deref().ok_or(
+                "--store dynamodb needs --endpoint or UCC_TEST_DYNAMODB_ENDPOINT \
+                 (scripts/with-dynamodb-local.sh sets it)",
+            )?;
+            Ok((
+                None,
+                Arc::new(ucc_tests::backends::fresh_table(endpoint).await),
+            ))
+        }
+    }
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    match run(&args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ucc-load: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &Args) -> Result<(), String> {
+    if args.accounting_points < 2 || args.sessions == 0 || args.workers == 0 {
+        return Err(
+            "--accounting-points must be at least 2, --sessions and --workers at least 1".into(),
+        );
+    }
+    let (_dir, store) = open_store(args).await?;
+    let counting = Arc::new(CountingStore::new(store.clone()));
+    let env = Env::new(counting.clone()).await;
+    let workers = (0..args.workers).map(|_| env.other_instance()).collect();
+    let rig = Rig {
+        env,
+        counting,
+        workers,
+    };
+
+    let aps = args.accounting_points;
+    let phases = vec![
+        rig.phase("contract events", Kind::Contract, contract_events(aps))
+            .await,
+        rig.phase(
+            "sessions, costed invoice lines (Type B)",
+            Kind::Session,
+            sessions(args.sessions, aps, true),
+        )
+        .await,
+        rig.phase(
+            "sessions, meter values (Type A)",
+            Kind::Session,
+            sessions(args.sessions, aps, false),
+        )
+        .await,
+    ];
+    let accepted = rig.env.standin.accepted_transactions().len()
+        + rig.env.standin.accepted_meter_series().len();
+    if accepted != 2 * args.sessions {
+        return Err(format!(
+            "UC accepted {accepted} deliveries for {} sessions: the run is not a valid measurement",
+            2 * args.sessions
+        ));
+    }
+    let report = Report {
+        store: args.store,
+        workers: args.workers,
+        phases,
+        single_put_ms: single_put_ms(store.as_ref()).await,
+        peak_rss_mib: peak_rss_mib(),
+        cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+    };
+    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    std::fs::write(&args.out, text)
+        .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
+    eprintln!(
+        "ucc-load: peak RSS {:.1} MiB; results in {}",
+        report.peak_rss_mib,
+        args.out.display()
+    );
+    Ok(())
+}
