@@ -11,7 +11,7 @@
 //!
 //! Used by the end-to-end tests and by `ucc run-scenario`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -280,7 +280,22 @@ impl StandIn {
 
     /// While on, every UC API call answers 401, whatever its token.
     pub fn set_unauthorized(&self, on: bool) {
-        self.shared.lock().unauthorized = on;
+        let routes: &[Route] = if on {
+            &[
+                Route::PostTransaction,
+                Route::GetTransaction,
+                Route::PostMeterValues,
+            ]
+        } else {
+            &[]
+        };
+        self.set_unauthorized_routes(routes);
+    }
+
+    /// Only calls on these routes answer 401 (e.g. the invoice-line routes, which only the
+    /// costed tenants call: a 401 window on one tenant while the other carries on).
+    pub fn set_unauthorized_routes(&self, routes: &[Route]) {
+        self.shared.lock().unauthorized = routes.iter().copied().collect();
     }
 
     pub fn expire_tokens(&self) {
@@ -326,7 +341,7 @@ struct Inner {
     scope: Option<String>,
     token_lifetime: Duration,
     tokens: HashMap<String, Instant>,
-    unauthorized: bool,
+    unauthorized: HashSet<Route>,
     faults: HashMap<Route, VecDeque<Fault>>,
     transactions: Vec<Value>,
     transaction_index: HashMap<String, usize>,
@@ -349,7 +364,7 @@ impl Inner {
             scope: config.scope,
             token_lifetime: Duration::from_secs(config.token_lifetime_secs),
             tokens: HashMap::new(),
-            unauthorized: false,
+            unauthorized: HashSet::new(),
             faults: HashMap::new(),
             transactions: Vec::new(),
             transaction_index: HashMap::new(),
@@ -551,7 +566,7 @@ fn decide(
     if let Call::Token = call {
         inner.token_requests += 1;
     } else {
-        if inner.unauthorized {
+        if inner.unauthorized.contains(&call.route()) {
             return unauthorized("the caller is not authorized (401 window)");
         }
         let valid = bearer
