@@ -16,7 +16,9 @@ use ucc_shared::delivery::intake::SessionOutcome;
 use ucc_shared::delivery::record::{self, DeliveryRecord, DeliveryState};
 use ucc_shared::delivery::status::{self, Connection};
 use ucc_shared::gln::Gln;
-use ucc_shared::store::Store;
+use ucc_shared::store::{
+    Condition, IndexQuery, Item, Key, Page, Query, Store, StoreError, WriteOp,
+};
 use ucc_tests::delivery_env::*;
 use ucc_tests::fixtures::{event, NORDLYS, SVEA};
 
@@ -61,6 +63,7 @@ ucc_tests::store_tests!(
     type_a_meter_series_sums_exactly,
     revenue_shared_site_without_id_is_delivered_untagged_and_reconciled,
     credits_and_corrections_follow_the_rules,
+    a_correction_interrupted_after_its_credit_still_rebills,
     unknown_token_unknown_customer_invalid_session,
     terminated_driver_is_still_settled,
     no_secret_or_bearer_token_is_ever_stored,
@@ -530,6 +533,101 @@ async fn credits_and_corrections_follow_the_rules(store: Arc<dyn Store>) {
         Err(credit::CreditError::MeterValues(_))
     ));
     assert_clean(&env);
+}
+
+/// The store dies right after the correction's first transaction (the instance crashed or
+/// the network went): the credit went out, and the re-priced line must not be lost with
+/// it, or the household would get that session for free.
+async fn a_correction_interrupted_after_its_credit_still_rebills(store: Arc<dyn Store>) {
+    let crashing = Arc::new(CrashingStore::new(store));
+    let env = Env::new(crashing.clone()).await;
+    env.send(&session("9013", COSTED_CUSTOMER, RFID, None))
+        .await;
+    crashing.crash_after_transactions(1);
+    let interrupted = credit::correct(&env.d, None, "9013", Some("wrong tariff".into())).await;
+    assert!(
+        matches!(interrupted, Err(credit::CreditError::Store(ref e)) if e.is_transient()),
+        "{interrupted:?}"
+    );
+    crashing.recover();
+
+    // Trying again is refused: the line is credited and the correction already exists.
+    assert!(matches!(
+        credit::correct(&env.d, None, "9013", None).await,
+        Err(credit::CreditError::AlreadyCredited { .. })
+    ));
+    // The retry timer finishes both, each exactly once.
+    let r = env.sweep_after(Duration::from_secs(3600)).await;
+    assert_eq!(r.due, 2, "{r:?}");
+    assert_eq!(
+        env.standin.transaction("9013-C1").expect("credit")["totalCostInclVat"].to_string(),
+        "-56.88"
+    );
+    assert_eq!(
+        env.standin.transaction("9013-R1").expect("re-priced line")["totalCostInclVat"].to_string(),
+        "56.88"
+    );
+    for tx in ["9013-C1", "9013-R1"] {
+        assert_eq!(
+            rec(crashing.as_ref(), tx).await.state,
+            DeliveryState::Delivered
+        );
+    }
+    assert_clean(&env);
+}
+
+/// A real store that starts failing every transaction (as unavailable) once a given number
+/// more have gone through, until `recover`.
+struct CrashingStore {
+    inner: Arc<dyn Store>,
+    /// Transactions still allowed; `usize::MAX` while healthy.
+    allowed: std::sync::atomic::AtomicUsize,
+}
+
+impl CrashingStore {
+    fn new(inner: Arc<dyn Store>) -> Self {
+        CrashingStore {
+            inner,
+            allowed: std::sync::atomic::AtomicUsize::new(usize::MAX),
+        }
+    }
+    fn crash_after_transactions(&self, n: usize) {
+        self.allowed.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn recover(&self) {
+        self.allowed
+            .store(usize::MAX, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for CrashingStore {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, item: Item, c: Condition) -> Result<(), StoreError> {
+        self.inner.put(item, c).await
+    }
+    async fn delete(&self, key: &Key, c: Condition) -> Result<(), StoreError> {
+        self.inner.delete(key, c).await
+    }
+    async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        let left = self.allowed.load(Ordering::SeqCst);
+        if left == 0 {
+            return Err(StoreError::Unavailable("crashed (test)".into()));
+        }
+        if left != usize::MAX {
+            self.allowed.store(left - 1, Ordering::SeqCst);
+        }
+        self.inner.transact(ops).await
+    }
+    async fn query(&self, q: &Query) -> Result<Page, StoreError> {
+        self.inner.query(q).await
+    }
+    async fn query_index(&self, q: &IndexQuery) -> Result<Page, StoreError> {
+        self.inner.query_index(q).await
+    }
 }
 
 async fn unknown_token_unknown_customer_invalid_session(store: Arc<dyn Store>) {

@@ -130,7 +130,7 @@ pub async fn credit(
     id: &str,
     reason: Option<String>,
 ) -> Result<CreditResult, CreditError> {
-    let (credit, _) = issue_credit(d, tenant, id, reason).await?;
+    let (credit, _) = issue_credit(d, tenant, id, reason, None).await?;
     Ok(CreditResult {
         credit: handled(&credit),
         correction: None,
@@ -186,7 +186,7 @@ pub async fn correct(
         .await?
         .and_then(|i| serde_json::from_str(&i.doc).ok());
     let now = d.ctx.now();
-    let mut built = intake::build(
+    let built = intake::build(
         &cfg,
         &session,
         &owner,
@@ -199,29 +199,27 @@ pub async fn correct(
         reason,
     })?;
 
-    let (credit_rec, n) = issue_credit(d, Some(&target.tenant), id, reason.clone()).await?;
-    let new_id = format!("{root_id}-R{n}");
-    built.record.transaction_id = new_id.clone();
-    built.record.root = Some(root_id.clone());
-    built.record.reason = reason;
-    if let Some(obj) = built.record.payload.as_object_mut() {
-        obj.insert("transactionId".into(), Value::String(new_id.clone()));
-    }
-    let rec = create_claimed(d, built.record).await?;
+    let mut correction = built.record;
+    correction.reason = reason.clone();
+    let (credit_rec, corrected) =
+        issue_credit(d, Some(&target.tenant), id, reason, Some(correction)).await?;
     Ok(CreditResult {
         credit: handled(&credit_rec),
-        correction: Some(handled(&rec)),
+        correction: corrected.as_ref().map(handled),
     })
 }
 
-/// Writes the credit record and marks the target credited in one transaction, then
-/// attempts delivery. Returns the credit record and its number n.
+/// Writes the credit record, the re-priced `correction` if any (as `<root>-R<n>`) and marks
+/// the target credited, all in one transaction, then attempts delivery of each. One
+/// transaction, so that a crash can never leave a credited line without its re-priced
+/// replacement: a second `correct` would be refused, and the session never billed again.
 async fn issue_credit(
     d: &Deliverer,
     tenant: Option<&Gln>,
     id: &str,
     reason: Option<String>,
-) -> Result<(DeliveryRecord, u32), CreditError> {
+    correction: Option<DeliveryRecord>,
+) -> Result<(DeliveryRecord, Option<DeliveryRecord>), CreditError> {
     let (mut target, target_version) = find(d, tenant, id).await?;
     creditable(&target)?;
     let root_id = target
@@ -296,6 +294,22 @@ async fn issue_credit(
         item: claimed.to_item(1)?,
         condition: Condition::NotExists,
     });
+    let correction = correction.map(|mut rec| {
+        let new_id = format!("{root_id}-R{n}");
+        if let Some(obj) = rec.payload.as_object_mut() {
+            obj.insert("transactionId".into(), Value::String(new_id.clone()));
+        }
+        rec.transaction_id = new_id;
+        rec.root = Some(root_id.clone());
+        d.lease(&mut rec, now);
+        rec
+    });
+    if let Some(rec) = &correction {
+        ops.push(WriteOp::Put {
+            item: rec.to_item(1)?,
+            condition: Condition::NotExists,
+        });
+    }
     match d.ctx.store.transact(ops).await {
         Ok(()) => {}
         Err(e) if e.is_condition_failure() || e == StoreError::Conflict => {
@@ -304,7 +318,7 @@ async fn issue_credit(
         Err(e) => return Err(e.into()),
     }
     tracing::info!(tenant = %credit.tenant, credit = %credit_id, of = %id, "credit issued");
-    let rec = attempt_claimed(
+    let credited = attempt_claimed(
         d,
         Claim {
             record: claimed,
@@ -313,33 +327,19 @@ async fn issue_credit(
         },
     )
     .await?;
-    Ok((rec, n))
-}
-
-async fn create_claimed(
-    d: &Deliverer,
-    mut rec: DeliveryRecord,
-) -> Result<DeliveryRecord, CreditError> {
-    let now = d.ctx.now();
-    d.lease(&mut rec, now);
-    d.ctx
-        .store
-        .put(rec.to_item(1)?, Condition::NotExists)
-        .await
-        .map_err(|e| {
-            if e.is_condition_failure() {
-                CreditError::Conflict(rec.transaction_id.clone())
-            } else {
-                e.into()
-            }
-        })?;
-    Ok(attempt_claimed(
-        d,
-        Claim {
-            record: rec,
-            version: 1,
-            prior_in_flight: false,
-        },
-    )
-    .await?)
+    let corrected = match correction {
+        Some(record) => Some(
+            attempt_claimed(
+                d,
+                Claim {
+                    record,
+                    version: 1,
+                    prior_in_flight: false,
+                },
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    Ok((credited, corrected))
 }
