@@ -412,10 +412,17 @@ async fn run(store: Arc<dyn Store>, seed: u64, outage: Option<Arc<Outage>>) {
     if outage.is_some() {
         assert!(failed > 0, "the store crash was noticed by a handler");
     }
+    let store_name = if outage.is_some() {
+        "DynamoDB Local, crashed and restarted"
+    } else {
+        "embedded"
+    };
+    // One line per run, read by scripts/bench-report.py for BENCHMARKS.md.
     println!(
-        "chaos: {aps} accounting points, {sessions} sessions ({total} deliveries), {} UC requests, {} token requests, {sweeps} sweeps, {failed} invocations failed on the crashed store",
+        "chaos summary | {store_name} | {aps} | {sessions} ({total} deliveries) | {} | {} | {sweeps} | {failed} | {:.0} s | passed",
         env.standin.requests().len(),
-        env.standin.token_requests()
+        env.standin.token_requests(),
+        started.elapsed().as_secs_f64()
     );
 }
 
