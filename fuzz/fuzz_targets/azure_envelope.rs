@@ -3,7 +3,4 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let msg = ucc_functions::azure::decode_invocation(data);
-    let _ = ucc_shared::contract::classify(&msg.body);
-});
+fuzz_target!(|data: &[u8]| ucc_tests::fuzz_checks::azure_envelope(data));

@@ -2,12 +2,4 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
-        if let Ok(ucc_functions::lambda::Decoded::Batch(msgs)) = ucc_functions::lambda::decode(v) {
-            for (_, m) in msgs {
-                let _ = ucc_shared::contract::classify(&m.body);
-            }
-        }
-    }
-});
+fuzz_target!(|data: &[u8]| ucc_tests::fuzz_checks::lambda_event(data));

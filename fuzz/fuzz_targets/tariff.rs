@@ -2,8 +2,4 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
-        let _ = ucc_shared::pricing::parse_tariff(&v);
-    }
-});
+fuzz_target!(|data: &[u8]| ucc_tests::fuzz_checks::tariff(data));

@@ -7,3 +7,4 @@ pub mod backends;
 pub mod delivery_env;
 pub mod dynamodb_local;
 pub mod fixtures;
+pub mod fuzz_checks;
