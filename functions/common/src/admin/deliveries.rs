@@ -16,7 +16,7 @@ use ucc_shared::keys;
 use ucc_shared::store::Condition;
 
 use super::errors::{ApiError, ApiResult};
-use super::{auth, body_bytes, paging, parse_json, path_params, query_params, AdminState};
+use super::{body_bytes, paging, parse_json, query_params, AdminState};
 
 /// Transaction ids are UC's references; anything longer is not one.
 const MAX_ID: usize = 128;
@@ -41,8 +41,7 @@ pub async fn list(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
-    let raw = path_params(path);
-    let a = auth::tenant(&s, &headers, raw.as_deref().unwrap_or("")).await?;
+    let a = super::path_tenant(&s, &headers, path).await?;
     let p = query_params(query, &["state", "limit", "cursor"])?;
     let state = p
         .get("state")
@@ -51,8 +50,7 @@ pub async fn list(
                 .ok_or_else(|| ApiError::invalid("state", "must be pending, delivered or rejected"))
         })
         .transpose()?;
-    let limit = paging::limit(p.get("limit"), 50, 200)?;
-    let cursor = p.get("cursor").map(|c| paging::decode(c)).transpose()?;
+    let (limit, cursor) = paging::request(&p, 50, 200)?;
     let (items, next) = paging::scan(
         s.d.ctx.store.as_ref(),
         keys::tenant(&a.gln, TRANSACTIONS),
@@ -84,8 +82,7 @@ pub async fn show(
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<Json<Value>> {
-    let (raw, id) = super::tenant_and_id(&s, &headers, path).await?;
-    let a = auth::tenant(&s, &headers, &raw).await?;
+    let (a, id) = super::tenant_and_id(&s, &headers, path).await?;
     let (rec, _) = find(&s.d, &a.gln, &id).await?;
     Ok(Json(rec.operator_view()))
 }
@@ -119,8 +116,7 @@ pub async fn retry(
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<Json<Value>> {
-    let (raw, id) = super::tenant_and_id(&s, &headers, path).await?;
-    let a = auth::tenant(&s, &headers, &raw).await?;
+    let (a, id) = super::tenant_and_id(&s, &headers, path).await?;
     let done = retry_now(&s.d, &a.gln, &id).await?;
     Ok(Json(done.operator_view()))
 }
@@ -139,8 +135,7 @@ pub async fn credit(
     path: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let raw = path_params(path);
-    let a = auth::tenant(&s, &headers, raw.as_deref().unwrap_or("")).await?;
+    let a = super::path_tenant(&s, &headers, path).await?;
     let bytes = body_bytes(body)?;
     let b: CreditBody = parse_json(&bytes)?;
     if !valid_id(&b.transaction_id) {

@@ -10,7 +10,7 @@ use ucc_shared::contract::handler::driver_key;
 use ucc_shared::keys;
 
 use super::errors::{ApiError, ApiResult};
-use super::{auth, paging, path_params, query_params, AdminState};
+use super::{paging, query_params, AdminState};
 
 /// Accounting point ids are at most 18 characters by default; no pattern allows this many.
 const MAX_AP: usize = 256;
@@ -21,11 +21,9 @@ pub async fn list(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
-    let raw = path_params(path);
-    let a = auth::tenant(&s, &headers, raw.as_deref().unwrap_or("")).await?;
+    let a = super::path_tenant(&s, &headers, path).await?;
     let p = query_params(query, &["limit", "cursor"])?;
-    let limit = paging::limit(p.get("limit"), 50, 200)?;
-    let cursor = p.get("cursor").map(|c| paging::decode(c)).transpose()?;
+    let (limit, cursor) = paging::request(&p, 50, 200)?;
     let (items, next) = paging::scan(
         s.d.ctx.store.as_ref(),
         keys::tenant(&a.gln, keys::DRIVERS),
@@ -49,8 +47,7 @@ pub async fn show(
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<Json<Value>> {
-    let (raw, ap) = super::tenant_and_id(&s, &headers, path).await?;
-    let a = auth::tenant(&s, &headers, &raw).await?;
+    let (a, ap) = super::tenant_and_id(&s, &headers, path).await?;
     let missing = || ApiError::not_found("no driver with this accounting point");
     if ap.is_empty() || ap.len() > MAX_AP || ap.chars().any(char::is_control) {
         return Err(missing());

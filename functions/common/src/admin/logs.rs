@@ -13,7 +13,7 @@ use ucc_shared::log::LogEntry;
 use ucc_shared::store::{Store, StoreError};
 
 use super::errors::{ApiError, ApiResult};
-use super::{auth, paging, path_params, query_params, AdminState};
+use super::{paging, query_params, AdminState};
 
 pub const PARAMS: [&str; 8] = [
     "from", "to", "action", "status", "ref", "q", "limit", "cursor",
@@ -171,12 +171,10 @@ pub async fn list(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
-    let raw = path_params(path);
-    let a = auth::tenant(&s, &headers, raw.as_deref().unwrap_or("")).await?;
+    let a = super::path_tenant(&s, &headers, path).await?;
     let p = query_params(query, &PARAMS)?;
     let filter = LogFilter::from_params(&p)?;
-    let limit = paging::limit(p.get("limit"), DEFAULT_LIMIT, MAX_LIMIT)?;
-    let cursor = p.get("cursor").map(|c| paging::decode(c)).transpose()?;
+    let (limit, cursor) = paging::request(&p, DEFAULT_LIMIT, MAX_LIMIT)?;
     let (entries, next) = search(
         s.d.ctx.store.as_ref(),
         &a.gln,

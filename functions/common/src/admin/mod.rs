@@ -126,15 +126,27 @@ pub fn path_params<T>(p: Result<Path<T>, PathRejection>) -> ApiResult<T> {
         .map_err(|_| ApiError::not_found("no such resource"))
 }
 
-/// A tenant path with an item id. When the segments cannot be decoded the caller is still
-/// authenticated first (401 without a key), then gets a 404 like any unknown item.
+/// The tenant named in the path, with the caller's access to it. A path that cannot be
+/// decoded names no tenant: the caller is still authenticated first (401 without a key).
+pub async fn path_tenant(
+    s: &AdminState,
+    headers: &axum::http::HeaderMap,
+    p: Result<Path<String>, PathRejection>,
+) -> ApiResult<auth::Access> {
+    let raw = path_params(p);
+    auth::tenant(s, headers, raw.as_deref().unwrap_or("")).await
+}
+
+/// A tenant path with an item id: the caller's access to the tenant, and the id. When the
+/// segments cannot be decoded the caller is still authenticated first (401 without a key),
+/// then gets a 404 like any unknown item.
 pub async fn tenant_and_id(
     s: &AdminState,
     headers: &axum::http::HeaderMap,
     p: Result<Path<(String, String)>, PathRejection>,
-) -> ApiResult<(String, String)> {
+) -> ApiResult<(auth::Access, String)> {
     match p {
-        Ok(Path(v)) => Ok(v),
+        Ok(Path((raw, id))) => Ok((auth::tenant(s, headers, &raw).await?, id)),
         Err(_) => {
             auth::caller(s, headers).await?;
             Err(ApiError::not_found("no such resource"))

@@ -37,7 +37,19 @@ pub fn decode(raw: &str) -> ApiResult<String> {
     Ok(sk)
 }
 
-pub fn limit(raw: Option<&String>, default: usize, max: usize) -> ApiResult<usize> {
+/// The page size (`default` when absent, at most `max`) and the decoded cursor of a list
+/// request's query parameters.
+pub fn request(
+    params: &std::collections::HashMap<String, String>,
+    default: usize,
+    max: usize,
+) -> ApiResult<(usize, Option<String>)> {
+    let limit = limit(params.get("limit"), default, max)?;
+    let cursor = params.get("cursor").map(|c| decode(c)).transpose()?;
+    Ok((limit, cursor))
+}
+
+fn limit(raw: Option<&String>, default: usize, max: usize) -> ApiResult<usize> {
     match raw {
         None => Ok(default),
         Some(s) => match s.parse::<usize>() {

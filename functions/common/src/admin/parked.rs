@@ -12,7 +12,7 @@ use ucc_shared::keys;
 use ucc_shared::parked::{self, MessageKind, ParkedMessage};
 
 use super::errors::{ApiError, ApiResult};
-use super::{auth, paging, path_params, query_params, AdminState};
+use super::{paging, query_params, AdminState};
 
 /// A parked id of this tenant (`<gln>-<16 hex>`), else 404 without touching the store: an
 /// id of another scope is not this tenant's to see.
@@ -43,11 +43,9 @@ pub async fn list(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
-    let raw = path_params(path);
-    let a = auth::tenant(&s, &headers, raw.as_deref().unwrap_or("")).await?;
+    let a = super::path_tenant(&s, &headers, path).await?;
     let p = query_params(query, &["limit", "cursor"])?;
-    let limit = paging::limit(p.get("limit"), 50, 200)?;
-    let cursor = p.get("cursor").map(|c| paging::decode(c)).transpose()?;
+    let (limit, cursor) = paging::request(&p, 50, 200)?;
     let lower = cursor.clone().unwrap_or_else(|| format!("{}-", a.gln));
     let (items, next) = paging::scan(
         s.d.ctx.store.as_ref(),
@@ -68,8 +66,7 @@ pub async fn show(
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<Json<ParkedMessage>> {
-    let (raw, id) = super::tenant_and_id(&s, &headers, path).await?;
-    let a = auth::tenant(&s, &headers, &raw).await?;
+    let (a, id) = super::tenant_and_id(&s, &headers, path).await?;
     Ok(Json(load(&s, &a.gln, &id).await?))
 }
 
@@ -78,8 +75,7 @@ pub async fn replay(
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<Json<Value>> {
-    let (raw, id) = super::tenant_and_id(&s, &headers, path).await?;
-    let a = auth::tenant(&s, &headers, &raw).await?;
+    let (a, id) = super::tenant_and_id(&s, &headers, path).await?;
     let p = load(&s, &a.gln, &id).await?;
     let result = match p.kind {
         MessageKind::Contract => match contract::replay(&s.d.ctx, &id).await {

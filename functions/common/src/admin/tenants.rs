@@ -160,8 +160,7 @@ pub async fn details(
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<Value>> {
-    let raw = path_params(path);
-    let a = auth::tenant(&s, &headers, raw.as_deref().unwrap_or("")).await?;
+    let a = super::path_tenant(&s, &headers, path).await?;
     let v = details_view(
         s.d.ctx.store.as_ref(),
         &a.config,
@@ -233,8 +232,7 @@ pub async fn rotate_key(
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<(StatusCode, [(&'static str, &'static str); 1], Json<Value>)> {
-    let raw = path_params(path);
-    let a = auth::tenant(&s, &headers, raw.as_deref().unwrap_or("")).await?;
+    let a = super::path_tenant(&s, &headers, path).await?;
     let key = apikey::rotate(s.d.ctx.store.as_ref(), &a.gln, s.d.ctx.now())
         .await?
         .ok_or_else(|| ApiError::not_found("no tenant with this GLN"))?;
@@ -296,8 +294,7 @@ pub async fn get_settings(
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<Value>> {
-    let raw = path_params(path);
-    let a = auth::tenant(&s, &headers, raw.as_deref().unwrap_or("")).await?;
+    let a = super::path_tenant(&s, &headers, path).await?;
     Ok(Json(settings_view(&a.config)))
 }
 
@@ -307,8 +304,7 @@ pub async fn put_settings(
     path: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let raw = path_params(path);
-    let a = auth::tenant(&s, &headers, raw.as_deref().unwrap_or("")).await?;
+    let a = super::path_tenant(&s, &headers, path).await?;
     let bytes = body_bytes(body)?;
     let patch: Value = super::parse_json(&bytes)?;
     // Merge into what is stored now (not a cached copy up to 30 s old), and write only over
