@@ -241,31 +241,18 @@ async fn issue_credit(
     let payload = original.credit(credit_id.clone());
     let now = d.ctx.now();
     let credit = DeliveryRecord {
-        tenant: target.tenant.clone(),
-        transaction_id: credit_id.clone(),
-        kind: PayloadKind::InvoiceLine,
-        payload: serde_json::to_value(&payload).map_err(|e| StoreError::Invalid(e.to_string()))?,
-        state: DeliveryState::Pending,
-        attempts: 0,
-        in_flight: false,
-        lease_until: None,
-        lease_owner: None,
-        next_attempt_at: None,
-        waiting_for_auth: false,
-        last_result: None,
-        last_status: None,
-        last_response: None,
-        created_at: now,
-        updated_at: now,
-        delivered_at: None,
-        accounting_point: target.accounting_point.clone(),
-        session: None,
         tariff_id: target.tariff_id.clone(),
         credit_of: Some(target.transaction_id.clone()),
-        credited_by: None,
-        corrections: 0,
         root: Some(root_id.clone()),
         reason,
+        ..DeliveryRecord::new_pending(
+            target.tenant.clone(),
+            credit_id.clone(),
+            PayloadKind::InvoiceLine,
+            serde_json::to_value(&payload).map_err(|e| StoreError::Invalid(e.to_string()))?,
+            target.accounting_point.clone(),
+            now,
+        )
     };
     target.credited_by = Some(credit_id.clone());
     target.updated_at = now;

@@ -129,6 +129,44 @@ pub fn sortable(t: DateTime<Utc>) -> String {
 }
 
 impl DeliveryRecord {
+    /// A delivery not yet attempted: no lease, no result, no credit or correction links.
+    pub fn new_pending(
+        tenant: Gln,
+        transaction_id: String,
+        kind: PayloadKind,
+        payload: Value,
+        accounting_point: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        DeliveryRecord {
+            tenant,
+            transaction_id,
+            kind,
+            payload,
+            state: DeliveryState::Pending,
+            attempts: 0,
+            in_flight: false,
+            lease_until: None,
+            lease_owner: None,
+            next_attempt_at: None,
+            waiting_for_auth: false,
+            last_result: None,
+            last_status: None,
+            last_response: None,
+            created_at: now,
+            updated_at: now,
+            delivered_at: None,
+            accounting_point,
+            session: None,
+            tariff_id: None,
+            credit_of: None,
+            credited_by: None,
+            corrections: 0,
+            root: None,
+            reason: None,
+        }
+    }
+
     pub fn key(&self) -> Key {
         key(&self.tenant, &self.transaction_id)
     }
