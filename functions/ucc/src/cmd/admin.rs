@@ -19,12 +19,7 @@ fn text(v: &serde_json::Value) -> String {
 }
 
 pub async fn status(store: &str, raw: &str, json: bool) -> CmdResult {
-    let g = gln(raw)?;
-    let ctx = ctx(store).await?;
-    let cfg = registry::get(ctx.store.as_ref(), &g)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no tenant with GLN {g}"))?;
+    let (ctx, cfg) = super::tenant(store, raw).await?;
     let v = details_view(ctx.store.as_ref(), &cfg, false, None)
         .await
         .map_err(|e| e.to_string())?;
@@ -84,12 +79,7 @@ pub async fn rotate_key(store: &str, raw: &str, json: bool) -> CmdResult {
 }
 
 pub async fn settings_get(store: &str, raw: &str, json: bool) -> CmdResult {
-    let g = gln(raw)?;
-    let ctx = ctx(store).await?;
-    let cfg = registry::get(ctx.store.as_ref(), &g)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no tenant with GLN {g}"))?;
+    let (_, cfg) = super::tenant(store, raw).await?;
     let v = settings_view(&cfg);
     if json {
         return print_json(&v);

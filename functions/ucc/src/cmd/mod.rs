@@ -30,3 +30,17 @@ pub async fn deliverer(store: &str) -> Result<Arc<ucc_shared::delivery::Delivere
 pub fn gln(raw: &str) -> Result<Gln, String> {
     Gln::parse(raw).map_err(|e| format!("--tenant {raw:?} is not a valid GLN: {e}"))
 }
+
+/// The store and the configuration of the tenant `raw` names, or why there is none.
+pub async fn tenant(
+    store: &str,
+    raw: &str,
+) -> Result<(Arc<Ctx>, ucc_shared::tenant::TenantConfig), String> {
+    let g = gln(raw)?;
+    let ctx = ctx(store).await?;
+    let cfg = ucc_shared::registry::get(ctx.store.as_ref(), &g)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no tenant with GLN {g}"))?;
+    Ok((ctx, cfg))
+}

@@ -28,12 +28,7 @@ pub async fn put(store: &str, file: &Path) -> CmdResult {
 }
 
 pub async fn get(store: &str, raw: &str, json: bool) -> CmdResult {
-    let g = gln(raw)?;
-    let ctx = ctx(store).await?;
-    let cfg = registry::get(ctx.store.as_ref(), &g)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no tenant with GLN {g}"))?;
+    let (_, cfg) = super::tenant(store, raw).await?;
     if json {
         return print_json(&cfg);
     }
