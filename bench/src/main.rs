@@ -98,7 +98,13 @@ struct Rig {
 }
 
 impl Rig {
-    async fn phase(&self, name: &'static str, kind: Kind, bodies: Vec<String>) -> Phase {
+    /// Fails when a handler failed or a worker died: a run with errors measures nothing.
+    async fn phase(
+        &self,
+        name: &'static str,
+        kind: Kind,
+        bodies: Vec<String>,
+    ) -> Result<Phase, String> {
         let events = bodies.len();
         self.counting.reset();
         let calls_before = self.env.standin.requests().len();
@@ -126,14 +132,16 @@ impl Rig {
                             .map(|h| h.outcome.name())
                             .map_err(|e| e.to_string()),
                     };
-                    timed.push((t0.elapsed(), outcome.unwrap_or("failed")));
+                    timed.push((t0.elapsed(), outcome));
                 }
             }));
         }
         let mut latencies = Vec::with_capacity(events);
         let mut outcomes = BTreeMap::new();
         for t in tasks {
-            for (d, o) in t.await.unwrap_or_default() {
+            let timed = t.await.map_err(|e| format!("{name}: a worker died: {e}"))?;
+            for (d, o) in timed {
+                let o = o.map_err(|e| format!("{name}: a handler failed: {e}"))?;
                 latencies.push(d);
                 *outcomes.entry(o.to_owned()).or_insert(0) += 1;
             }
@@ -167,7 +175,7 @@ impl Rig {
             "ucc-load: {name}: {events} events in {:.1} s ({:.0}/s), p50 {:.2} ms, p99 {:.2} ms, outcomes {:?}",
             phase.wall_secs, phase.events_per_sec, phase.p50_ms, phase.p99_ms, phase.outcomes
         );
-        phase
+        Ok(phase)
     }
 }
 
@@ -316,19 +324,19 @@ async fn run(args: &Args) -> Result<(), String> {
     let aps = args.accounting_points;
     let phases = vec![
         rig.phase("contract events", Kind::Contract, contract_events(aps))
-            .await,
+            .await?,
         rig.phase(
             "sessions, costed invoice lines (Type B)",
             Kind::Session,
             sessions(args.sessions, aps, true),
         )
-        .await,
+        .await?,
         rig.phase(
             "sessions, meter values (Type A)",
             Kind::Session,
             sessions(args.sessions, aps, false),
         )
-        .await,
+        .await?,
     ];
     let accepted = rig.env.standin.accepted_transactions().len()
         + rig.env.standin.accepted_meter_series().len();

@@ -613,12 +613,16 @@ impl Store for CrashingStore {
     }
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         use std::sync::atomic::Ordering;
-        let left = self.allowed.load(Ordering::SeqCst);
-        if left == 0 {
+        // One more transaction used up, unless healthy (MAX) or already crashed (0).
+        let spent =
+            self.allowed
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| match left {
+                    0 => None,
+                    usize::MAX => Some(usize::MAX),
+                    n => Some(n - 1),
+                });
+        if spent.is_err() {
             return Err(StoreError::Unavailable("crashed (test)".into()));
-        }
-        if left != usize::MAX {
-            self.allowed.store(left - 1, Ordering::SeqCst);
         }
         self.inner.transact(ops).await
     }
