@@ -72,6 +72,14 @@ impl Outcome {
         }
     }
 
+    /// The parked message's id, when the event was parked.
+    pub fn parked_id(&self) -> Option<&str> {
+        match self {
+            Outcome::Parked { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+
     pub fn reason(&self) -> Option<String> {
         match self {
             Outcome::Ignored { reason } => Some(reason.clone()),
@@ -431,11 +439,8 @@ pub async fn replay(ctx: &Ctx, id: &str) -> Result<Result<Handled, String>, Hand
         Err(e) => return Ok(Err(e)),
     };
     let handled = handle(ctx, &msg).await?;
-    let again = match &handled.outcome {
-        Outcome::Parked { id, .. } => Some(id.as_str()),
-        _ => None,
-    };
-    p.settle_replay(ctx.store.as_ref(), again).await?;
+    p.settle_replay(ctx.store.as_ref(), handled.outcome.parked_id())
+        .await?;
     Ok(Ok(handled))
 }
 

@@ -66,6 +66,14 @@ impl SessionOutcome {
         }
     }
 
+    /// The parked message's id, when the session was parked.
+    pub fn parked_id(&self) -> Option<&str> {
+        match self {
+            SessionOutcome::Parked { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+
     pub fn reason(&self) -> Option<String> {
         match self {
             SessionOutcome::Pending { reason }
@@ -469,10 +477,7 @@ pub async fn replay(
         Err(e) => return Ok(Err(e)),
     };
     let handled = handle(d, &msg).await?;
-    let again = match &handled.outcome {
-        SessionOutcome::Parked { id, .. } => Some(id.as_str()),
-        _ => None,
-    };
-    p.settle_replay(d.ctx.store.as_ref(), again).await?;
+    p.settle_replay(d.ctx.store.as_ref(), handled.outcome.parked_id())
+        .await?;
     Ok(Ok(handled))
 }

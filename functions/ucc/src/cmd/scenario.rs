@@ -98,7 +98,6 @@ pub async fn run(store: &str, dir: &Path, json: bool, uc_standin: bool) -> CmdRe
             .map_err(|e| format!("{}: {e}", file.display()))?;
         ctx.forget_tenant(&cfg.gln);
         glns.push((cfg.gln.clone(), cfg.name.clone(), cfg.mode));
-        let _ = file;
     }
     let mut reports = Vec::new();
     for file in json_files(&dir.join("events"))? {
@@ -108,10 +107,6 @@ pub async fn run(store: &str, dir: &Path, json: bool, uc_standin: bool) -> CmdRe
             let handled = intake::handle(&d, &InboundMessage::from_body(body))
                 .await
                 .map_err(|e| format!("{}: {e}", file.display()))?;
-            let parked_id = match &handled.outcome {
-                intake::SessionOutcome::Parked { id, .. } => Some(id.clone()),
-                _ => None,
-            };
             EventReport {
                 file: file_name(&file),
                 kind,
@@ -119,7 +114,7 @@ pub async fn run(store: &str, dir: &Path, json: bool, uc_standin: bool) -> CmdRe
                 reason: handled.outcome.reason(),
                 tenant: handled.tenant.as_ref().map(ToString::to_string),
                 reference: handled.transaction_id.clone(),
-                parked_id,
+                parked_id: handled.outcome.parked_id().map(str::to_owned),
             }
         } else if kind == "credit" {
             let v: Value =
@@ -150,10 +145,6 @@ pub async fn run(store: &str, dir: &Path, json: bool, uc_standin: bool) -> CmdRe
             let handled = contract::handle(&ctx, &InboundMessage::from_body(body))
                 .await
                 .map_err(|e| format!("{}: {e}", file.display()))?;
-            let parked_id = match &handled.outcome {
-                contract::Outcome::Parked { id, .. } => Some(id.clone()),
-                _ => None,
-            };
             EventReport {
                 file: file_name(&file),
                 kind,
@@ -161,7 +152,7 @@ pub async fn run(store: &str, dir: &Path, json: bool, uc_standin: bool) -> CmdRe
                 reason: handled.outcome.reason(),
                 tenant: handled.tenant.as_ref().map(ToString::to_string),
                 reference: handled.reference.clone(),
-                parked_id,
+                parked_id: handled.outcome.parked_id().map(str::to_owned),
             }
         };
         reports.push(report);
