@@ -75,21 +75,21 @@ async fn token(s: &StandIn, http: &reqwest::Client) -> String {
     body["access_token"].as_str().unwrap().to_owned()
 }
 
+/// Status and JSON body (`null` when there is none) of one request.
+async fn send(req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
 async fn post_tx(
     s: &StandIn,
     http: &reqwest::Client,
     bearer: &str,
     body: &Value,
 ) -> (StatusCode, Value) {
-    let resp = http
-        .post(format!("{}{TRANSACTION_PATH}", s.base_url()))
-        .bearer_auth(bearer)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    let url = format!("{}{TRANSACTION_PATH}", s.base_url());
+    send(http.post(url).bearer_auth(bearer).json(body)).await
 }
 
 async fn get_tx(
@@ -98,14 +98,8 @@ async fn get_tx(
     bearer: &str,
     id: &str,
 ) -> (StatusCode, Value) {
-    let resp = http
-        .get(format!("{}{TRANSACTION_PATH}/{id}", s.base_url()))
-        .bearer_auth(bearer)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    let url = format!("{}{TRANSACTION_PATH}/{id}", s.base_url());
+    send(http.get(url).bearer_auth(bearer)).await
 }
 
 async fn post_mv(
@@ -114,15 +108,8 @@ async fn post_mv(
     bearer: &str,
     body: &Value,
 ) -> (StatusCode, Value) {
-    let resp = http
-        .post(format!("{}{METER_VALUES_PATH}", s.base_url()))
-        .bearer_auth(bearer)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    let url = format!("{}{METER_VALUES_PATH}", s.base_url());
+    send(http.post(url).bearer_auth(bearer).json(body)).await
 }
 
 #[tokio::test]
