@@ -46,24 +46,7 @@ fn g(s: &str) -> Gln {
 
 async fn details_show_status_counts_last_delivery_and_a_masked_key(store: Arc<dyn Store>) {
     let api = Api::start(store).await;
-    api.env
-        .send(&session("7001", COSTED_CUSTOMER, RFID, None))
-        .await;
-    api.env
-        .standin
-        .push_fault(Route::PostTransaction, Fault::Status(422));
-    api.env
-        .send(&session("7002", COSTED_CUSTOMER, RFID, None))
-        .await;
-    api.env
-        .contract(event(
-            NORDLYS,
-            "ContractActivated",
-            "bad-ap",
-            "2026-11-02T08:00:00Z",
-            "bad ap!",
-            json!({}),
-        ))
+    api.seed_one_of_each("7001", "7002", "bad-ap", "2026-11-02T08:00:00Z")
         .await;
     let (status, d) = api
         .call(
@@ -900,24 +883,7 @@ async fn openapi_document_matches_the_router(store: Arc<dyn Store>) {
         "docs/openapi.json and the router list the same routes"
     );
     // Real ids, so every documented route reaches its handler.
-    api.env
-        .send(&session("8301", COSTED_CUSTOMER, RFID, None))
-        .await;
-    api.env
-        .standin
-        .push_fault(Route::PostTransaction, Fault::Status(422));
-    api.env
-        .send(&session("8302", COSTED_CUSTOMER, RFID, None))
-        .await;
-    api.env
-        .contract(event(
-            NORDLYS,
-            "ContractActivated",
-            "oa-bad",
-            "2026-11-03T08:00:00Z",
-            "bad ap!",
-            json!({}),
-        ))
+    api.seed_one_of_each("8301", "8302", "oa-bad", "2026-11-03T08:00:00Z")
         .await;
     let (_, parked) = api
         .call(

@@ -48,6 +48,38 @@ pub struct Api {
 }
 
 impl Api {
+    /// Nordlys history with one of each: `delivered` goes through, `rejected` meets a 422,
+    /// and a contract event (`event_id`, at `time`) with an invalid accounting point is
+    /// parked.
+    pub async fn seed_one_of_each(
+        &self,
+        delivered: &str,
+        rejected: &str,
+        event_id: &str,
+        time: &str,
+    ) {
+        use ucc_functions::uc_standin::{Fault, Route};
+        use ucc_tests::delivery_env::{session, COSTED_CUSTOMER, RFID};
+        self.env
+            .send(&session(delivered, COSTED_CUSTOMER, RFID, None))
+            .await;
+        self.env
+            .standin
+            .push_fault(Route::PostTransaction, Fault::Status(422));
+        self.env
+            .send(&session(rejected, COSTED_CUSTOMER, RFID, None))
+            .await;
+        let bad = ucc_tests::fixtures::event(
+            NORDLYS,
+            "ContractActivated",
+            event_id,
+            time,
+            "bad ap!",
+            serde_json::json!({}),
+        );
+        self.env.contract(bad).await;
+    }
+
     pub async fn start(store: Arc<dyn Store>) -> Api {
         count_server_panics();
         let env = Env::new(store).await;
