@@ -35,6 +35,11 @@ async fn rec(store: &dyn Store, tx: &str) -> DeliveryRecord {
     DeliveryRecord::from_item(&item).unwrap()
 }
 
+/// Nordlys's connection status as the Details view shows it.
+async fn connection(store: &dyn Store) -> Connection {
+    status::get(store, &nordlys()).await.unwrap().status
+}
+
 fn assert_clean(env: &Env) {
     assert_eq!(
         env.standin.schema_violations(),
@@ -106,13 +111,7 @@ async fn row_entra_rejects_the_secret_blocks_the_tenant(store: Arc<dyn Store>) {
         r.waiting_for_auth && r.state == DeliveryState::Pending,
         "nothing is dropped"
     );
-    assert_eq!(
-        status::get(store.as_ref(), &nordlys())
-            .await
-            .unwrap()
-            .status,
-        Connection::AuthBlocked
-    );
+    assert_eq!(connection(store.as_ref()).await, Connection::AuthBlocked);
     assert!(env.standin.accepted_transactions().is_empty());
 }
 
@@ -129,13 +128,7 @@ async fn row_uc_401_twice_blocks_the_tenant(store: Arc<dyn Store>) {
         "one retry with a fresh token, then blocked"
     );
     assert_eq!(env.standin.token_requests(), 2);
-    assert_eq!(
-        status::get(store.as_ref(), &nordlys())
-            .await
-            .unwrap()
-            .status,
-        Connection::AuthBlocked
-    );
+    assert_eq!(connection(store.as_ref()).await, Connection::AuthBlocked);
     env.standin.set_unauthorized(false);
     let report = env.sweep_after(Duration::from_secs(60)).await;
     assert_eq!(report.tenants_unblocked, vec![NORDLYS.to_owned()]);
@@ -143,13 +136,7 @@ async fn row_uc_401_twice_blocks_the_tenant(store: Arc<dyn Store>) {
         rec(store.as_ref(), "9002").await.state,
         DeliveryState::Delivered
     );
-    assert_eq!(
-        status::get(store.as_ref(), &nordlys())
-            .await
-            .unwrap()
-            .status,
-        Connection::Ok
-    );
+    assert_eq!(connection(store.as_ref()).await, Connection::Ok);
     assert_clean(&env);
 }
 
@@ -374,13 +361,7 @@ async fn bad_secret_for_three_sweeps_then_fixed_drains_in_order(store: Arc<dyn S
         let r = env.sweep_after(Duration::from_secs(60)).await;
         assert_eq!(r.tenants_blocked, vec![NORDLYS.to_owned()]);
         assert_eq!(r.delivered, 0);
-        assert_eq!(
-            status::get(store.as_ref(), &nordlys())
-                .await
-                .unwrap()
-                .status,
-            Connection::AuthBlocked
-        );
+        assert_eq!(connection(store.as_ref()).await, Connection::AuthBlocked);
     }
     assert!(env.standin.accepted_transactions().is_empty());
     for tx in ["9101", "9102", "9103"] {
@@ -405,13 +386,7 @@ async fn bad_secret_for_three_sweeps_then_fixed_drains_in_order(store: Arc<dyn S
         vec!["9101", "9102", "9103"],
         "backlog drains in order"
     );
-    assert_eq!(
-        status::get(store.as_ref(), &nordlys())
-            .await
-            .unwrap()
-            .status,
-        Connection::Ok
-    );
+    assert_eq!(connection(store.as_ref()).await, Connection::Ok);
     assert_clean(&env);
 }
 
