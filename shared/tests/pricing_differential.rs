@@ -16,7 +16,9 @@
 //! - CDR `CURRENT`/`POWER` averages: we use them for current/power restrictions when no
 //!   MIN_/MAX_ values are given; ocpi-tariffs ignores them. Not generated.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+mod support;
+
+use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -206,21 +208,9 @@ fn cdr_json(start: DateTime<Utc>, periods: &[GenPeriod]) -> Value {
 fn start_time() -> impl Strategy<Value = DateTime<Utc>> {
     // 2024, minute resolution; DST weekends of March and October are over-represented.
     prop_oneof![
-        (0i64..366 * 24 * 60).prop_map(|m| Utc
-            .with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
-            .single()
-            .unwrap_or_default()
-            + Duration::minutes(m)),
-        (0i64..3 * 24 * 60).prop_map(|m| Utc
-            .with_ymd_and_hms(2024, 3, 30, 0, 0, 0)
-            .single()
-            .unwrap_or_default()
-            + Duration::minutes(m)),
-        (0i64..3 * 24 * 60).prop_map(|m| Utc
-            .with_ymd_and_hms(2024, 10, 26, 0, 0, 0)
-            .single()
-            .unwrap_or_default()
-            + Duration::minutes(m)),
+        support::minutes_after((2024, 1, 1, 0), 366 * 24 * 60),
+        support::minutes_after((2024, 3, 30, 0), 3 * 24 * 60),
+        support::minutes_after((2024, 10, 26, 0), 3 * 24 * 60),
     ]
 }
 

@@ -1,6 +1,8 @@
 //! Properties of the engine on generated sessions (meter values derived and split).
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+mod support;
+
+use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -103,21 +105,9 @@ struct GenSession {
 fn session_strategy() -> impl Strategy<Value = GenSession> {
     (
         prop_oneof![
-            (0i64..365 * 24 * 60).prop_map(|m| Utc
-                .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
-                .single()
-                .unwrap_or_default()
-                + Duration::minutes(m)),
-            (0i64..2 * 24 * 60).prop_map(|m| Utc
-                .with_ymd_and_hms(2026, 3, 28, 12, 0, 0)
-                .single()
-                .unwrap_or_default()
-                + Duration::minutes(m)),
-            (0i64..2 * 24 * 60).prop_map(|m| Utc
-                .with_ymd_and_hms(2026, 10, 24, 12, 0, 0)
-                .single()
-                .unwrap_or_default()
-                + Duration::minutes(m)),
+            support::minutes_after((2026, 1, 1, 0), 365 * 24 * 60),
+            support::minutes_after((2026, 3, 28, 12), 2 * 24 * 60),
+            support::minutes_after((2026, 10, 24, 12), 2 * 24 * 60),
         ],
         prop::collection::vec(
             (
