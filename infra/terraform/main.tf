@@ -31,6 +31,10 @@ locals {
     admin-api         = ["dynamodb:Query"]
   }
 
+  # The longest attempt (10 chained calls at the HTTP timeout) plus the store writes around it.
+  max_attempt_secs = ceil(var.http_timeout_ms * 10 / 1000) + 30
+  session_timeout  = min(900, max(300, 3 * local.max_attempt_secs))
+
   all_functions = {
     contract-events = {
       description = "UC contract events (SQS batch of Service Bus message bodies)"
@@ -38,15 +42,20 @@ locals {
       memory      = 256
       uc_secrets  = false # never calls UC
     }
+    # SPEC §6: an attempt chains up to 10 UC/Entra calls, each at most var.http_timeout_ms
+    # (10 s by default: 100 s, the lease 130 s). A batch of 10 sessions usually takes well
+    # under a second; a first attempt that could not finish before the invocation's deadline
+    # is not started (the record stays pending for delivery-retry), so no timeout below cuts
+    # an attempt halfway. The SQS visibility timeouts are 6 × these (sqs.tf).
     session-completed = {
       description = "eMabler session-completed events: price and deliver to UC"
-      timeout     = 120
+      timeout     = local.session_timeout
       memory      = 256
       uc_secrets  = true
     }
     delivery-retry = {
       description = "Timer (every minute): retry pending UC deliveries, probe authBlocked tenants"
-      timeout     = 300
+      timeout     = 900 # the sweep stops claiming records when an attempt could not finish
       memory      = 256
       uc_secrets  = true
     }

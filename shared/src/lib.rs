@@ -3,8 +3,10 @@
 pub mod apikey;
 pub mod context;
 pub mod contract;
+pub mod counts;
 pub mod decimal;
 pub mod delivery;
+pub mod details;
 pub mod gln;
 pub mod keys;
 pub mod log;

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::context::Ctx;
 use crate::gln::Gln;
 use crate::keys;
-use crate::store::{Item, Key, Query, SkRange, Store, StoreError};
+use crate::store::{prefix_within, Item, Key, Query, SkRange, Store, StoreError, MAX_DOC_BYTES};
 
 /// Request payloads are kept up to this size; the entry says when it was cut.
 pub const MAX_LOGGED_PAYLOAD: usize = 64 * 1024;
@@ -18,6 +18,8 @@ pub const MAX_LOGGED_PAYLOAD: usize = 64 * 1024;
 pub enum Direction {
     Inbound,
     Outbound,
+    /// A decision of the connector's own, explained in the log (no request was made).
+    Internal,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,8 +79,42 @@ pub fn new_id(time: DateTime<Utc>) -> String {
 }
 
 impl LogEntry {
+    /// An entry that explains a state change the connector made without calling anyone
+    /// (a correction held, a delivery waiting): no request, no answer.
+    pub fn note(
+        tenant: &Gln,
+        now: DateTime<Utc>,
+        action: &str,
+        reference: &str,
+        outcome: &str,
+        reason: &str,
+    ) -> LogEntry {
+        LogEntry {
+            id: new_id(now),
+            tenant: Some(tenant.clone()),
+            time: now,
+            direction: Direction::Internal,
+            endpoint: "connector".into(),
+            action: action.to_owned(),
+            response_code: 0,
+            outcome: Some(outcome.to_owned()),
+            reason: Some(reason.to_owned()),
+            reference_id: Some(reference.to_owned()),
+            event_id: None,
+            duration_ms: 0,
+            request_payload: String::new(),
+            request_truncated: false,
+            request_properties: None,
+            response_body: None,
+        }
+    }
+
     pub fn to_item(&self, retention_days: i64) -> Result<Item, StoreError> {
-        let doc = serde_json::to_string(self).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut doc =
+            serde_json::to_string(self).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        if doc.len() > MAX_DOC_BYTES {
+            doc = self.cut_to_fit(doc.len())?;
+        }
         let expires = (self.time + Duration::days(retention_days)).timestamp();
         Ok(Item::new(
             Key::new(
@@ -89,6 +125,40 @@ impl LogEntry {
             1,
         )
         .with_ttl(expires))
+    }
+}
+
+impl LogEntry {
+    /// The entry as stored when its payloads would not fit in an item (JSON escaping can
+    /// double a payload): both payloads cut, and marked so.
+    fn cut_to_fit(&self, size: usize) -> Result<String, StoreError> {
+        let mut e = self.clone();
+        let mut budget = MAX_DOC_BYTES / 4;
+        loop {
+            e.request_payload = prefix_within(&self.request_payload, budget).to_owned();
+            e.request_truncated = true;
+            if let Some(body) = &self.response_body {
+                let text = match body {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                e.response_body = Some(Value::String(format!(
+                    "{} … [cut: the answer was {} bytes]",
+                    prefix_within(&text, budget),
+                    text.len()
+                )));
+            }
+            let doc = serde_json::to_string(&e).map_err(|x| StoreError::Invalid(x.to_string()))?;
+            if doc.len() <= MAX_DOC_BYTES || budget == 0 {
+                tracing::warn!(
+                    size,
+                    kept = doc.len(),
+                    "log entry payloads cut to fit the store"
+                );
+                return Ok(doc);
+            }
+            budget /= 2;
+        }
     }
 }
 

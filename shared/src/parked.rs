@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::contract::event::ParkReason;
 use crate::gln::Gln;
 use crate::keys;
-use crate::store::{Item, Key, Query, SkRange, Store, StoreError};
+use crate::store::{prefix_within, Item, Key, Query, SkRange, Store, StoreError, MAX_DOC_BYTES};
 
 /// Raw bodies are kept up to this size (the store's item limit leaves room for the rest).
 pub const MAX_PARKED_BODY: usize = 256 * 1024;
@@ -108,12 +108,27 @@ impl ParkedMessage {
         store: &dyn Store,
         parked_again_as: Option<&str>,
     ) -> Result<(), StoreError> {
-        if parked_again_as != Some(self.id.as_str()) {
-            store
-                .delete(&self.key(), crate::store::Condition::Always)
-                .await?;
+        use crate::store::{Condition, WriteOp};
+        if parked_again_as == Some(self.id.as_str()) {
+            return Ok(());
         }
-        Ok(())
+        let mut ops = vec![WriteOp::Delete {
+            key: self.key(),
+            condition: Condition::Exists,
+        }];
+        if let Some(g) = &self.tenant {
+            ops.push(crate::counts::add(
+                g,
+                crate::counts::Tally::Parked,
+                -1,
+                &self.id,
+            ));
+        }
+        match store.transact(ops).await {
+            // Already gone (a concurrent replay): counted down once, by the other.
+            Err(e) if e.is_condition_failure() => Ok(()),
+            other => other,
+        }
     }
 
     pub fn raw_body(&self) -> Result<Vec<u8>, String> {
@@ -138,30 +153,62 @@ impl ParkedMessage {
         )
     }
 
+    /// The stored form. A body whose escaped JSON would not fit in an item (quotes and
+    /// control characters can double it) is cut further and marked truncated: a parked
+    /// message is never refused for its size.
     pub fn to_item(&self) -> Result<Item, StoreError> {
-        let doc = serde_json::to_string(self).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut doc =
+            serde_json::to_string(self).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut budget = self.body.len();
+        while doc.len() > MAX_DOC_BYTES && budget > 0 {
+            budget /= 2;
+            let mut cut = self.clone();
+            cut.body = prefix_within(&self.body, budget).to_owned();
+            cut.body_truncated = true;
+            cut.description = prefix_within(&self.description, 4096).to_owned();
+            doc = serde_json::to_string(&cut).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        }
         Ok(Item::new(self.key(), doc, 1))
     }
 }
 
-/// The writes that park a message: the entry (same body → same id, so redeliveries
-/// overwrite rather than pile up) and its log entry, in one transaction.
-pub fn park_ops(
+/// Parks a message: the entry (same body → same id, so redeliveries overwrite rather than
+/// pile up) and its log entry in one transaction; a new entry also counts in the tenant's
+/// parked count (`counts`), a redelivered one does not count twice.
+pub async fn park(
+    store: &dyn Store,
     p: &ParkedMessage,
     log: &crate::log::LogEntry,
     retention_days: i64,
-) -> Result<Vec<crate::store::WriteOp>, StoreError> {
+) -> Result<(), StoreError> {
     use crate::store::{Condition, WriteOp};
-    Ok(vec![
-        WriteOp::Put {
-            item: p.to_item()?,
-            condition: Condition::Always,
-        },
-        WriteOp::Put {
-            item: log.to_item(retention_days)?,
-            condition: Condition::Always,
-        },
-    ])
+    let ops = |condition, counted: bool| -> Result<Vec<WriteOp>, StoreError> {
+        let mut ops = vec![
+            WriteOp::Put {
+                item: p.to_item()?,
+                condition,
+            },
+            WriteOp::Put {
+                item: log.to_item(retention_days)?,
+                condition: Condition::Always,
+            },
+        ];
+        if let (true, Some(g)) = (counted, &p.tenant) {
+            ops.push(crate::counts::add(
+                g,
+                crate::counts::Tally::Parked,
+                1,
+                &p.id,
+            ));
+        }
+        Ok(ops)
+    };
+    match store.transact(ops(Condition::NotExists, true)?).await {
+        Err(StoreError::TransactionConditionFailed { index: 0, .. }) => {
+            store.transact(ops(Condition::Always, false)?).await
+        }
+        other => other,
+    }
 }
 
 /// Where a parked id lives: the id starts with its scope (a GLN or `unrouted`).

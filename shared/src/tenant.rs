@@ -244,6 +244,14 @@ impl TenantConfig {
         for (i, t) in self.tariffs.iter().enumerate() {
             let tariff = crate::pricing::parse_tariff(t)
                 .map_err(|e| err(format!("tariffs[{i}]"), e.to_string()))?;
+            if self.prices_include_vat {
+                if let Some((path, vat)) = crate::pricing::component_vat_path(&tariff) {
+                    return Err(err(
+                        format!("tariffs[{i}].{path}"),
+                        format!("is {vat} %, but pricesIncludeVat is true: tariff prices already include VAT, so it would be charged twice; set it to 0 or pricesIncludeVat to false"),
+                    ));
+                }
+            }
             if let Some(c) = self.currency.as_ref().filter(|c| **c != tariff.currency) {
                 return Err(err(
                     format!("tariffs[{i}].currency"),
@@ -400,6 +408,25 @@ mod tests {
                 "scope": "api://uc/.default"
             }
         })
+    }
+
+    #[test]
+    fn gross_prices_with_component_vat_are_refused_naming_the_field() {
+        let e = refused(|v| {
+            v["mode"] = "costedTransaction".into();
+            v["currency"] = "NOK".into();
+            v["vatPercent"] = "25".into();
+            v["pricesIncludeVat"] = true.into();
+            v["timeZone"] = "Europe/Oslo".into();
+            v["tariffs"] = serde_json::json!([{
+                "id": "T1", "currency": "NOK",
+                "elements": [{"price_components": [
+                    {"type": "ENERGY", "price": "2.50", "vat": 25, "step_size": 1}
+                ]}]
+            }]);
+        });
+        assert_eq!(e.field, "tariffs[0].elements[0].price_components[0].vat");
+        assert!(e.message.contains("charged twice"), "{}", e.message);
     }
 
     fn refused(patch: impl FnOnce(&mut Value)) -> ConfigError {

@@ -375,6 +375,34 @@ fn prices_include_vat_mode() -> R {
 }
 
 #[test]
+fn prices_include_vat_with_component_vat_is_refused_not_charged_twice() -> R {
+    let t = tariff(json!([{"price_components": [
+        {"type": "FLAT", "price": "1", "step_size": 0},
+        {"type": "ENERGY", "price": "2.5", "vat": "25", "step_size": 0}
+    ]}]))?;
+    let s = session("2026-01-14T12:00:00Z", "2026-01-14T13:00:00Z", 10_000, &[])?;
+    let gross = InvoiceSettings {
+        prices_include_vat: true,
+        ..InvoiceSettings::default()
+    };
+    match price_session(&s, &t, &gross) {
+        Err(e) => assert!(
+            e.to_string()
+                .contains("elements[0].price_components[1].vat"),
+            "{e}"
+        ),
+        Ok(q) => panic!(
+            "priced with VAT twice: incl. {} for 26 NOK of gross prices",
+            q.invoice.total_cost_incl_vat
+        ),
+    }
+    // The same tariff with prices excl. VAT is fine: the component VAT is the only VAT.
+    let net = InvoiceSettings::default();
+    assert!(price_session(&s, &t, &net).is_ok());
+    Ok(())
+}
+
+#[test]
 fn tariff_selection_site_then_first_active() -> R {
     let mk = |id: &str, from: Option<&str>, to: Option<&str>| -> Res<Tariff> {
         let mut v = json!({"id": id, "currency": "NOK", "elements": [energy_plain("1")]});

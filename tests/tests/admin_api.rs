@@ -62,7 +62,7 @@ async fn details_show_status_counts_last_delivery_and_a_masked_key(store: Arc<dy
     assert_eq!(d["status"], "ok");
     assert_eq!(
         d["counts"],
-        json!({"pending": 0, "rejected": 1, "parked": 1})
+        json!({"pending": 0, "rejected": 1, "held": 0, "parked": 1})
     );
     assert_eq!(d["lastDelivery"]["transactionId"], "7001");
     assert_eq!(d["logRetentionDays"], 90);
@@ -935,8 +935,10 @@ async fn openapi_document_matches_the_router(store: Arc<dyn Store>) {
 }
 
 /// Store requests of one Details call (config cached): key check (1 get, whose record is
-/// also what is shown masked), status (1 get), deliveries and parked (1 query per page each);
-/// with the platform key, the key record is read for showing instead.
+/// also what is shown masked), status (1 get), the counts (1 query) and the newest log page
+/// (1 query); with the platform key, the key record is read for showing instead. The same
+/// four requests whatever the backlog: more rejected and parked messages than a page holds
+/// cost nothing more, and are counted exactly.
 async fn details_cost_a_fixed_number_of_store_requests_for_a_small_tenant(store: Arc<dyn Store>) {
     let counting = Arc::new(ucc_shared::store::counting::CountingStore::new(store));
     let api = Api::start(counting.clone()).await;
@@ -955,8 +957,8 @@ async fn details_cost_a_fixed_number_of_store_requests_for_a_small_tenant(store:
         200
     );
     let c = counting.counts();
-    // Status and key reads; parked and log queries; the pending and rejected index counts.
-    let expected = (2, 2, 2, 6);
+    // Status and key reads; the counts and log queries.
+    let expected = (2, 2, 0, 4);
     assert_eq!(
         (c.get, c.query, c.query_index, c.total()),
         expected,
@@ -991,6 +993,30 @@ async fn details_cost_a_fixed_number_of_store_requests_for_a_small_tenant(store:
         "{c:?}"
     );
     assert_eq!(body["lastDelivery"]["transactionId"], "8405");
+    // A backlog longer than a page of every kind costs Details nothing more either.
+    for i in 0..205 {
+        api.env
+            .standin
+            .push_fault(Route::PostTransaction, Fault::Status(400));
+        api.env
+            .send(&session(&format!("85{i:03}"), COSTED_CUSTOMER, RFID, None))
+            .await;
+        let mut bad = session(&format!("86{i:03}"), COSTED_CUSTOMER, RFID, None);
+        bad["meterReadEndWh"] = json!(1);
+        api.env.send(&bad).await;
+    }
+    counting.reset();
+    let (status, body) = api.call("GET", &path, Some(&api.nordlys_key), None).await;
+    assert_eq!(status, 200);
+    let c = counting.counts();
+    // The counts are one query; only the search for the last delivery may read a few more
+    // log pages (at most 5) when the newest entries are all failures.
+    assert_eq!((c.get, c.query_index), (2, 0), "{c:?}");
+    assert!(c.query <= 1 + 5, "{c:?}");
+    assert_eq!(
+        body["counts"],
+        json!({"pending": 0, "rejected": 205, "held": 0, "parked": 205})
+    );
 }
 
 async fn large_log_pages_stop_at_the_byte_budget_without_losing_entries(store: Arc<dyn Store>) {

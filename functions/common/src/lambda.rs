@@ -8,6 +8,18 @@ use serde_json::Value;
 use ucc_shared::contract::{self, InboundMessage};
 use ucc_shared::delivery::{intake, reconcile, sweep, Deliverer};
 
+/// When the invocation described by `ctx` is cut off, as an `Instant` (Lambda gives it in
+/// milliseconds since the epoch). Handlers start no UC attempt that could outlast it.
+pub fn deadline_of(ctx: &lambda_runtime::Context) -> Option<std::time::Instant> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_millis();
+    let left = u128::from(ctx.deadline).checked_sub(now_ms)?;
+    std::time::Instant::now()
+        .checked_add(std::time::Duration::from_millis(u64::try_from(left).ok()?))
+}
+
 /// The Lambda error type: anything returned as `Err` makes Lambda retry the invocation.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 

@@ -264,6 +264,11 @@ impl StandIn {
             .push_back(fault);
     }
 
+    /// Drops every queued fault: UC behaves again (a test's fault-free settling phase).
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
     /// Faults queued on `route` and not yet consumed.
     pub fn pending_faults(&self, route: Route) -> usize {
         self.shared

@@ -22,9 +22,10 @@ async fn oldest_pending_age_secs(d: &Deliverer) -> i64 {
 async fn main() -> Result<(), lambda_runtime::Error> {
     ucc_functions::telemetry::init();
     let d = ucc_functions::env::deliverer_from_env().await?;
-    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let d = d.clone();
         async move {
+            d.set_deadline(ucc_functions::lambda::deadline_of(&event.context));
             let report = ucc_functions::lambda::delivery_retry(&d).await?;
             let count = |k: &str| report.get(k).and_then(Value::as_u64).unwrap_or(0);
             let listed = |k: &str| report.get(k).and_then(Value::as_array).map_or(0, Vec::len);
@@ -33,6 +34,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 delivered = count("delivered"),
                 pending = count("pending"),
                 rejected = count("rejected"),
+                held = count("held"),
+                errors = listed("errors"),
                 tenants_blocked = listed("tenantsBlocked"),
                 tenants_unblocked = listed("tenantsUnblocked"),
                 oldest_pending_age_secs = oldest_pending_age_secs(&d).await,

@@ -10,7 +10,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let d = ucc_functions::env::deliverer_from_env().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let d = d.clone();
-        async move { ucc_functions::lambda::session_completed(&d, event.payload).await }
+        async move {
+            d.set_deadline(ucc_functions::lambda::deadline_of(&event.context));
+            ucc_functions::lambda::session_completed(&d, event.payload).await
+        }
     }))
     .await
 }

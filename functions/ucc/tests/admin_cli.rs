@@ -312,3 +312,92 @@ fn serve_mounts_the_admin_api_with_the_platform_key_from_its_reference() {
     assert_eq!(results[2].0, 200, "{}", results[2].1);
     assert_eq!(results[2].1["gln"], GLN);
 }
+
+/// SPEC §6, as an operator meets it: `ucc correct` of a line whose credit UC rejects never
+/// sends the re-priced line. It is shown as held, with the reason, and goes out (after
+/// its credit) once the operator re-drives the credit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn correct_with_a_rejected_credit_holds_the_correction_until_the_credit_is_redriven() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("state");
+    let secret_file = dir.path().join("secret");
+    let standin = StandIn::start(StandInConfig {
+        client_secret: SECRET.into(),
+        ..StandInConfig::default()
+    })
+    .await
+    .unwrap();
+    std::fs::write(&secret_file, SECRET).unwrap();
+    {
+        let cfg = TenantConfig::from_value(&json!({
+            "gln": GLN, "customerId": "emb-cust-0042", "name": "Nordlys Energi AS", "mode": "costedTransaction",
+            "uc": { "baseUrl": standin.base_url(), "tokenUrl": standin.token_url(), "clientId": standin.client_id(),
+                    "clientSecretRef": format!("file:{}", secret_file.display()), "scope": "api://uc/.default" },
+            "defaultSiteId": 1001, "currency": "NOK", "vatPercent": "25", "timeZone": "Europe/Oslo",
+            "tariffs": [{ "country_code": "NO", "party_id": "EMB", "id": "T", "currency": "NOK",
+                          "elements": [{ "price_components": [{ "type": "ENERGY", "price": "2.00", "step_size": 1 }] }],
+                          "last_updated": "2026-01-01T00:00:00Z" }]
+        }))
+        .unwrap();
+        let store = Arc::new(EmbeddedStore::open(&store_path).unwrap());
+        registry::put(store.as_ref(), &cfg).await.unwrap();
+        let ctx = Arc::new(Ctx::new(store.clone()));
+        let d = Deliverer::new(ctx.clone(), Duration::from_secs(2)).unwrap();
+        let activation = json!({
+            "Header": { "EventID": "e-1", "EventName": "ContractActivated", "EventTime": "2026-11-01T08:00:00Z",
+                        "TenantID": GLN, "ServiceType": "ChargingAgreement" },
+            "Payload": { "Contract": { "ContractID": "1", "ProductCode": "P",
+                         "AccountingPoint": { "Identification": "707057500012345678", "Details": { "Rfid": RFID } } } }
+        });
+        contract::handle(&ctx, &InboundMessage::from_body(activation.to_string()))
+            .await
+            .unwrap();
+        let h = intake::handle(&d, &InboundMessage::from_body(session("6001")))
+            .await
+            .unwrap();
+        assert_eq!(h.outcome.name(), "delivered");
+    }
+    standin.push_fault(Route::PostTransaction, Fault::Status(400));
+    let o = ucc(&store_path, &["correct", "6001"]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("6001-C1: rejected"), "{out}");
+    assert!(out.contains("6001-R1: held"), "{out}");
+    assert_eq!(
+        standin.post_attempts("6001-R1"),
+        0,
+        "the re-priced line was posted although its credit was rejected"
+    );
+    let held = ok_json(&ucc(
+        &store_path,
+        &[
+            "deliveries",
+            "list",
+            "--tenant",
+            GLN,
+            "--state",
+            "held",
+            "--json",
+        ],
+    ));
+    assert_eq!(held[0]["transactionId"], "6001-R1");
+    assert!(
+        held[0]["lastResult"]
+            .as_str()
+            .is_some_and(|r| r.contains("6001-C1") && r.contains("rejected")),
+        "{held}"
+    );
+    let o = ucc(&store_path, &["deliveries", "retry", "6001-C1"]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        out.contains("6001-C1: delivered") && out.contains("6001-R1: delivered"),
+        "{out}"
+    );
+    let order: Vec<String> = standin
+        .accepted_transactions()
+        .iter()
+        .map(|t| t["transactionId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(order, ["6001", "6001-C1", "6001-R1"]);
+}

@@ -157,6 +157,31 @@ fn tenant_put_refuses_a_bad_config_with_one_line_naming_file_and_field() {
 }
 
 #[test]
+fn tenant_put_refuses_gross_prices_with_a_component_vat_naming_the_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("gross.json");
+    let mut cfg: Value = serde_json::from_slice(
+        &std::fs::read(scenario_dir().join("tenants/nordlys.json")).expect("read"),
+    )
+    .expect("json");
+    cfg["pricesIncludeVat"] = json!(true);
+    cfg["tariffs"][0]["elements"][0]["price_components"][0]["vat"] = json!(25);
+    std::fs::write(&file, cfg.to_string()).expect("write");
+    let o = ucc(
+        &dir.path().join("state"),
+        &["tenant", "put", file.to_str().unwrap_or_default()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("tariffs[0].elements[0].price_components[0].vat")
+            && err.contains("charged twice"),
+        "{err}"
+    );
+}
+
+#[test]
 fn tenant_put_get_list_round_trip() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = dir.path().join("state");

@@ -157,8 +157,48 @@ fn action_of(body: &[u8]) -> String {
         )
 }
 
-/// Handles one contract message. `Err` means "retry later"; every `Ok` means the message is done.
+/// Handles one contract message. `Err` means "retry later" and only ever comes from a
+/// transient failure; every `Ok` means the message is done. A deterministic store refusal
+/// (SPEC §6: nothing deterministic is retried) parks the message with the store's reason.
 pub async fn handle(ctx: &Ctx, msg: &InboundMessage) -> Result<Handled, HandlerError> {
+    match handle_storable(ctx, msg).await {
+        Err(HandlerError::Store(e)) if !e.is_transient() => {
+            tracing::warn!(error = %e, "contract event cannot be stored as it is: parking it");
+            let lc = LogCtx {
+                msg,
+                started: Instant::now(),
+                action: action_of(&msg.body),
+            };
+            let (named, reference, event_id) = match classify(&msg.body) {
+                Classified::Event(ev) => (
+                    Some(ev.tenant.clone()),
+                    Some(ev.accounting_point.clone()),
+                    Some(ev.event_id.clone()),
+                ),
+                _ => (None, None, None),
+            };
+            let routed = routed_tenant(ctx, named.as_ref()).await?;
+            let named = routed
+                .is_none()
+                .then(|| named.map(|g| g.to_string()))
+                .flatten();
+            park(
+                ctx,
+                &lc,
+                routed,
+                named,
+                ParkReason::SchemaViolation,
+                format!("the event cannot be stored as it is: {e}"),
+                reference,
+                event_id,
+            )
+            .await
+        }
+        other => other,
+    }
+}
+
+async fn handle_storable(ctx: &Ctx, msg: &InboundMessage) -> Result<Handled, HandlerError> {
     let lc = LogCtx {
         msg,
         started: Instant::now(),
@@ -290,18 +330,13 @@ async fn park(
         event_id,
     };
     let entry = lc.entry(ctx, tenant.as_ref(), &handled);
-    ctx.store
-        .transact(vec![
-            WriteOp::Put {
-                item: p.to_item()?,
-                condition: Condition::Always,
-            },
-            WriteOp::Put {
-                item: entry.to_item(ctx.log_retention_for(entry.tenant.as_ref()))?,
-                condition: Condition::Always,
-            },
-        ])
-        .await?;
+    parked::park(
+        ctx.store.as_ref(),
+        &p,
+        &entry,
+        ctx.log_retention_for(entry.tenant.as_ref()),
+    )
+    .await?;
     tracing::warn!(tenant = ?tenant, outcome = "parked", reason = reason.as_str(), parked_id = %p.id, "contract event");
     Ok(handled)
 }

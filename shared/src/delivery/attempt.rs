@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::machine::AttemptResult;
+use super::machine::{AttemptResult, BlockSource};
 use super::record::{DeliveryRecord, PayloadKind};
 use super::Deliverer;
 use crate::log::{self, Direction, LogEntry};
@@ -109,6 +109,7 @@ impl Calls<'_> {
         r.map_err(|e| match e {
             TokenError::Rejected { .. } | TokenError::Secret(_) => AttemptResult::AuthBlocked {
                 error: e.to_string(),
+                source: BlockSource::Entra,
             },
             TokenError::Transient(msg) => AttemptResult::Retry {
                 ambiguous: false,
@@ -233,6 +234,7 @@ async fn attempt(
             CallResult::Answered { status: 401, .. } => {
                 return AttemptResult::AuthBlocked {
                     error: "UC answered 401 twice, the second time with a fresh token".into(),
+                    source: BlockSource::Uc,
                 }
             }
             CallResult::Answered {
@@ -289,6 +291,7 @@ async fn lookup(calls: &mut Calls<'_>, token: &mut AccessToken, id: &str) -> Loo
                 return Lookup::Failed(AttemptResult::AuthBlocked {
                     error: "UC answered 401 twice to GET, the second time with a fresh token"
                         .into(),
+                    source: BlockSource::Uc,
                 })
             }
             // Anything else leaves the question open: retry later, still verifying first.

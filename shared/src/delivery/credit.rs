@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::intake::{self, SessionHandled, SessionOutcome};
+use super::intake::{self, SessionHandled};
 use super::record::{self, DeliveryRecord, DeliveryState, PayloadKind};
 use super::{attempt_claimed, Claim, Deliverer};
 use crate::contract::driver::DriverRecord;
@@ -107,15 +107,7 @@ pub struct CreditResult {
 }
 
 fn handled(rec: &DeliveryRecord) -> SessionHandled {
-    let outcome = match rec.state {
-        DeliveryState::Delivered => SessionOutcome::Delivered,
-        DeliveryState::Rejected => SessionOutcome::Rejected {
-            reason: rec.last_result.clone().unwrap_or_default(),
-        },
-        DeliveryState::Pending => SessionOutcome::Pending {
-            reason: rec.last_result.clone().unwrap_or_else(|| "queued".into()),
-        },
-    };
+    let outcome = intake::outcome_of(rec);
     SessionHandled {
         outcome,
         tenant: Some(rec.tenant.clone()),
@@ -240,11 +232,13 @@ async fn issue_credit(
         })?;
     let payload = original.credit(credit_id.clone());
     let now = d.ctx.now();
+    let correction_id = format!("{root_id}-R{n}");
     let credit = DeliveryRecord {
         tariff_id: target.tariff_id.clone(),
         credit_of: Some(target.transaction_id.clone()),
         root: Some(root_id.clone()),
         reason,
+        followed_by: correction.is_some().then(|| correction_id.clone()),
         ..DeliveryRecord::new_pending(
             target.tenant.clone(),
             credit_id.clone(),
@@ -282,12 +276,13 @@ async fn issue_credit(
         condition: Condition::NotExists,
     });
     let correction = correction.map(|mut rec| {
-        let new_id = format!("{root_id}-R{n}");
         if let Some(obj) = rec.payload.as_object_mut() {
-            obj.insert("transactionId".into(), Value::String(new_id.clone()));
+            obj.insert("transactionId".into(), Value::String(correction_id.clone()));
         }
-        rec.transaction_id = new_id;
+        rec.transaction_id = correction_id.clone();
         rec.root = Some(root_id.clone());
+        // Posted only once the credit is delivered: never two lines for one session.
+        rec.waits_for = Some(credit_id.clone());
         d.lease(&mut rec, now);
         rec
     });
@@ -296,6 +291,15 @@ async fn issue_credit(
             item: rec.to_item(1)?,
             condition: Condition::NotExists,
         });
+    }
+    for new in std::iter::once(&claimed).chain(correction.as_ref()) {
+        crate::counts::delivery_moved(
+            &mut ops,
+            &new.tenant,
+            &new.transaction_id,
+            None,
+            DeliveryState::Pending,
+        );
     }
     match d.ctx.store.transact(ops).await {
         Ok(()) => {}

@@ -27,6 +27,9 @@ use crate::tenant::{Mode, TenantConfig};
 use crate::uc::payload::TransactionPayload;
 
 pub const ENDPOINT: &str = "session-completed";
+/// Why a session was stored without a first attempt.
+pub const DEFERRED: &str =
+    "queued for the retry timer: too little time left in this invocation for a first attempt";
 pub const ACTION: &str = "SessionCompleted";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,6 +40,10 @@ pub enum SessionOutcome {
         reason: String,
     },
     Rejected {
+        reason: String,
+    },
+    /// A correction waiting for an operator: its credit was rejected.
+    Held {
         reason: String,
     },
     /// Already received: nothing new happens; `state` is where the first one stands.
@@ -60,6 +67,7 @@ impl SessionOutcome {
             SessionOutcome::Delivered => "delivered",
             SessionOutcome::Pending { .. } => "pending",
             SessionOutcome::Rejected { .. } => "rejected",
+            SessionOutcome::Held { .. } => "held",
             SessionOutcome::Duplicate { .. } => "duplicate",
             SessionOutcome::Ignored { .. } => "ignored",
             SessionOutcome::Parked { .. } => "parked",
@@ -78,6 +86,7 @@ impl SessionOutcome {
         match self {
             SessionOutcome::Pending { reason }
             | SessionOutcome::Rejected { reason }
+            | SessionOutcome::Held { reason }
             | SessionOutcome::Ignored { reason } => Some(reason.clone()),
             SessionOutcome::Parked { reason, .. } => Some(reason.as_str().to_owned()),
             SessionOutcome::Duplicate { state } => Some(format!("already {state}")),
@@ -95,7 +104,7 @@ pub struct SessionHandled {
     pub transaction_id: Option<String>,
 }
 
-fn outcome_of(rec: &DeliveryRecord) -> SessionOutcome {
+pub(crate) fn outcome_of(rec: &DeliveryRecord) -> SessionOutcome {
     match rec.state {
         DeliveryState::Delivered => SessionOutcome::Delivered,
         DeliveryState::Rejected => SessionOutcome::Rejected {
@@ -103,6 +112,9 @@ fn outcome_of(rec: &DeliveryRecord) -> SessionOutcome {
         },
         DeliveryState::Pending => SessionOutcome::Pending {
             reason: rec.last_result.clone().unwrap_or_else(|| "queued".into()),
+        },
+        DeliveryState::Held => SessionOutcome::Held {
+            reason: rec.last_result.clone().unwrap_or_default(),
         },
     }
 }
@@ -141,8 +153,48 @@ impl Inbound<'_> {
 /// A failure worth a redelivery by the platform.
 pub type Transient = StoreError;
 
-/// Handles one session-completed event.
+/// Handles one session-completed event. `Err` only for a transient failure (the platform
+/// redelivers); anything deterministic that keeps the event from being stored as it is
+/// (SPEC §6: e.g. a meter-value series over the store's item limit) is parked with the
+/// store's reason, so it is never redelivered until the platform's dead-letter queue.
 pub async fn handle(d: &Deliverer, msg: &InboundMessage) -> Result<SessionHandled, Transient> {
+    match handle_storable(d, msg).await {
+        Err(e) if !e.is_transient() => {
+            tracing::warn!(error = %e, "session cannot be stored as it is: parking it");
+            let inbound = Inbound {
+                msg,
+                started: Instant::now(),
+            };
+            let raw: Option<Value> = serde_json::from_slice(&msg.body).ok();
+            let tenant = match raw
+                .as_ref()
+                .and_then(|v| v.get("customerId")?.as_str())
+                .filter(|c| {
+                    crate::session::check_id(c, "customerId", crate::session::MAX_ID_CHARS).is_ok()
+                }) {
+                Some(c) => d.ctx.customer_gln(c).await?,
+                None => None,
+            };
+            let reference = raw.as_ref().and_then(|v| match v.get("transactionId")? {
+                Value::String(s) => Some(s.chars().take(64).collect()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            });
+            park(
+                d,
+                &inbound,
+                tenant,
+                ParkReason::InvalidSession,
+                format!("the session cannot be stored as it is: {e}"),
+                reference,
+            )
+            .await
+        }
+        other => other,
+    }
+}
+
+async fn handle_storable(d: &Deliverer, msg: &InboundMessage) -> Result<SessionHandled, Transient> {
     let inbound = Inbound {
         msg,
         started: Instant::now(),
@@ -156,7 +208,12 @@ pub async fn handle(d: &Deliverer, msg: &InboundMessage) -> Result<SessionHandle
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     });
-    let routed = match &customer {
+    // Only a well-formed id is looked up: an empty or over-long one is no store key, and the
+    // event is parked below as invalid (never retried).
+    let routed = match customer
+        .as_deref()
+        .filter(|c| crate::session::check_id(c, "customerId", crate::session::MAX_ID_CHARS).is_ok())
+    {
         Some(c) => d.ctx.customer_gln(c).await?,
         None => None,
     };
@@ -278,6 +335,7 @@ pub fn build(
             .find(|t| t.value == session.authorized_id_tag)
             .and_then(|t| t.name.clone())
     });
+    let mut warnings = Vec::new();
     let (kind, payload, tariff_id, recon) = match cfg.mode {
         Mode::CostedTransaction => {
             let tariffs = cfg.parsed_tariffs().map_err(|e| e.to_string())?;
@@ -328,6 +386,7 @@ pub fn build(
                 revenue_share_id,
             };
             let v = serde_json::to_value(&p).map_err(|e| e.to_string())?;
+            warnings = quote.warnings;
             (PayloadKind::InvoiceLine, v, Some(quote.tariff_id), recon)
         }
         Mode::MeterValue => {
@@ -344,6 +403,7 @@ pub fn build(
         record: DeliveryRecord {
             session: raw_session,
             tariff_id,
+            warnings,
             ..DeliveryRecord::new_pending(
                 cfg.gln.clone(),
                 session.transaction_id.clone(),
@@ -367,11 +427,21 @@ pub(crate) async fn create_and_attempt(
 ) -> Result<SessionHandled, Transient> {
     let Built { mut record, recon } = built;
     let now = d.ctx.now();
-    d.lease(&mut record, now);
+    // SPEC §6: a first attempt that could not finish in the invocation's remaining time is
+    // left to the retry timer rather than cut off halfway.
+    let attempt_now = d.has_time_for_attempt();
+    let reason = if attempt_now {
+        d.lease(&mut record, now);
+        "accepted"
+    } else {
+        record.next_attempt_at = Some(now);
+        record.last_result = Some(DEFERRED.into());
+        DEFERRED
+    };
     let tx = record.transaction_id.clone();
     let pending = SessionHandled {
         outcome: SessionOutcome::Pending {
-            reason: "accepted".into(),
+            reason: reason.into(),
         },
         tenant: Some(cfg.gln.clone()),
         transaction_id: Some(tx.clone()),
@@ -390,6 +460,21 @@ pub(crate) async fn create_and_attempt(
     ];
     if let Some(r) = &recon {
         ops.push(r.put_op()?);
+    }
+    crate::counts::delivery_moved(&mut ops, &cfg.gln, &tx, None, DeliveryState::Pending);
+    if !record.warnings.is_empty() {
+        let note = LogEntry::note(
+            &cfg.gln,
+            now,
+            record.kind.action(),
+            &tx,
+            "pricedWithWarnings",
+            &record.warnings.join("; "),
+        );
+        ops.push(WriteOp::Put {
+            item: note.to_item(d.ctx.log_retention_for(Some(&cfg.gln)))?,
+            condition: Condition::Always,
+        });
     }
     match d.ctx.store.transact(ops).await {
         Ok(()) => {}
@@ -411,6 +496,10 @@ pub(crate) async fn create_and_attempt(
     }
     if recon.is_some() {
         tracing::warn!(tenant = %cfg.gln, transaction_id = %tx, "revenue-shared site without revenueShareId: delivered untagged, reconciliation entry written");
+    }
+    if !attempt_now {
+        tracing::info!(tenant = %cfg.gln, transaction_id = %tx, outcome = "pending", "session: {DEFERRED}");
+        return Ok(pending);
     }
     let claim = Claim {
         record,
@@ -455,14 +544,13 @@ async fn park(
         transaction_id: reference,
     };
     let entry = inbound.log(d, tenant.as_ref(), &handled);
-    d.ctx
-        .store
-        .transact(parked::park_ops(
-            &p,
-            &entry,
-            d.ctx.log_retention_for(entry.tenant.as_ref()),
-        )?)
-        .await?;
+    parked::park(
+        d.ctx.store.as_ref(),
+        &p,
+        &entry,
+        d.ctx.log_retention_for(entry.tenant.as_ref()),
+    )
+    .await?;
     tracing::warn!(tenant = ?tenant, outcome = "parked", reason = reason.as_str(), parked_id = %p.id, "session");
     Ok(handled)
 }

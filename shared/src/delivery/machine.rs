@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::record::{DeliveryRecord, DeliveryState};
+pub use super::status::BlockSource;
 
 /// What one attempt established.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +25,7 @@ pub enum AttemptResult {
         error: String,
     },
     /// The tenant's credential does not work (Entra 400/401, or UC 401 twice with a fresh token).
-    AuthBlocked { error: String },
+    AuthBlocked { error: String, source: BlockSource },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -129,13 +130,81 @@ pub fn apply(
             rec.last_status = *status;
             rec.last_result = Some(error.clone());
         }
-        AttemptResult::AuthBlocked { error } => {
+        AttemptResult::AuthBlocked { error, .. } => {
             rec.in_flight = if posted { true } else { prior_in_flight };
             rec.waiting_for_auth = true;
             rec.next_attempt_at = Some(now + chrono(policy.auth_probe));
             rec.last_result = Some(error.clone());
         }
     }
+}
+
+/// Where a correction stands against the credit it waits for (SPEC §6: `<root>-R<n>` is
+/// posted only after `<root>-C<n>` is delivered).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreditGate {
+    /// The credit is delivered: the correction may be posted.
+    Open,
+    /// The credit is still on its way: look again when it is next due.
+    Wait {
+        credit: String,
+        until: DateTime<Utc>,
+    },
+    /// The credit was rejected (or is missing): hold the correction for an operator.
+    Hold { reason: String },
+}
+
+/// The gate for a correction, from its credit's record (`None`: the credit does not exist).
+pub fn credit_gate(
+    credit_id: &str,
+    credit: Option<&DeliveryRecord>,
+    now: DateTime<Utc>,
+) -> CreditGate {
+    match credit {
+        None => CreditGate::Hold {
+            reason: format!("its credit {credit_id} does not exist"),
+        },
+        Some(c) => match c.state {
+            DeliveryState::Delivered => CreditGate::Open,
+            DeliveryState::Pending => CreditGate::Wait {
+                credit: credit_id.to_owned(),
+                until: c.due_at().map_or(now, |d| d.max(now)),
+            },
+            DeliveryState::Rejected | DeliveryState::Held => CreditGate::Hold {
+                reason: format!(
+                    "held: its credit {credit_id} was rejected by UC ({}); re-drive the credit to release it",
+                    c.last_result.as_deref().unwrap_or("no answer recorded")
+                ),
+            },
+        },
+    }
+}
+
+/// Applies a closed gate to a claimed correction: nothing was posted, so its in-flight flag
+/// and attempt count stay as they were.
+pub fn apply_gate(rec: &mut DeliveryRecord, gate: &CreditGate, now: DateTime<Utc>) {
+    rec.updated_at = now;
+    rec.lease_until = None;
+    rec.lease_owner = None;
+    match gate {
+        CreditGate::Open => {}
+        CreditGate::Wait { credit, until } => {
+            rec.next_attempt_at = Some(*until);
+            rec.last_result = Some(format!("waiting for its credit {credit} to be delivered"));
+        }
+        CreditGate::Hold { reason } => {
+            rec.state = DeliveryState::Held;
+            rec.next_attempt_at = None;
+            rec.last_result = Some(reason.clone());
+        }
+    }
+}
+
+/// Puts a held (or rejected) record back in the queue, due now.
+pub fn release(rec: &mut DeliveryRecord, now: DateTime<Utc>) {
+    rec.state = DeliveryState::Pending;
+    rec.next_attempt_at = Some(now);
+    rec.updated_at = now;
 }
 
 #[cfg(test)]

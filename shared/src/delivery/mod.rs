@@ -5,7 +5,8 @@
 //!   entry → first attempt inline.
 //! * `attempt`: the HTTP side of one attempt; `machine`: the pure state transitions.
 //! * `sweep`: the delivery-retry timer: probe blocked tenants, then drain due deliveries.
-//! * `credit`: credits and corrections; `reconcile`: revenue-share reconciliation entries.
+//! * `credit`: credits and corrections (a correction waits for its credit); `redrive`: an
+//!   operator's retry; `reconcile`: revenue-share reconciliation entries.
 //!
 //! Exactly once: the record is created with a "does not exist" condition (duplicates and
 //! concurrent instances lose), attempts are claimed with a lease (conditional write), and a
@@ -19,12 +20,13 @@ pub mod machine;
 pub mod meter_series;
 pub mod reconcile;
 pub mod record;
+pub mod redrive;
 pub mod status;
 pub mod sweep;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::context::Ctx;
 use crate::gln::Gln;
@@ -32,11 +34,18 @@ use crate::store::{Condition, Key, StoreError, WriteOp};
 use crate::uc::client::HttpClient;
 use crate::uc::entra::TokenSource;
 
-use machine::{AttemptResult, RetryPolicy};
+use machine::{AttemptResult, BlockSource, CreditGate, RetryPolicy};
 use record::{DeliveryRecord, DeliveryState};
 
 /// Default timeout of one HTTP call to UC or Entra.
 pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The most HTTP calls one attempt can chain (`attempt.rs`): token, GET, fresh token, GET
+/// before posting; POST, fresh token, POST; on a 409 a GET, fresh token, GET.
+pub const MAX_CALLS_PER_ATTEMPT: u32 = 10;
+
+/// Added to the longest attempt for the store writes around it.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
 /// Everything a delivery needs: core context, HTTP, token cache, retry policy.
 pub struct Deliverer {
@@ -46,7 +55,11 @@ pub struct Deliverer {
     pub policy: RetryPolicy,
     /// Names this instance in leases, for operators reading a stuck record.
     pub instance: String,
+    /// The longest one attempt can take: every call it may chain, each at the HTTP timeout.
+    pub max_attempt: Duration,
     blocked: Mutex<HashSet<Gln>>,
+    /// When the current invocation is cut off (Lambda), if the platform says.
+    deadline: Mutex<Option<Instant>>,
 }
 
 impl Deliverer {
@@ -54,15 +67,37 @@ impl Deliverer {
         let mut id = [0u8; 4];
         let _ = getrandom::fill(&mut id);
         let mut policy = RetryPolicy::default();
-        // A lease must outlive the slowest attempt: token, GET, POST, fresh token, POST.
-        policy.lease = policy.lease.max(http_timeout * 6);
+        // A lease must outlive the slowest attempt, or a second instance could take over a
+        // record whose POST is still on its way.
+        let max_attempt = http_timeout.saturating_mul(MAX_CALLS_PER_ATTEMPT);
+        policy.lease = max_attempt.saturating_add(LEASE_MARGIN);
         Ok(Deliverer {
             ctx,
             http: HttpClient::new(http_timeout)?,
             tokens: TokenSource::new(),
             policy,
             instance: format!("ucc-{}", hex::encode(id)),
+            max_attempt,
             blocked: Mutex::new(HashSet::new()),
+            deadline: Mutex::new(None),
+        })
+    }
+
+    /// Sets (or clears) when the current invocation ends. Attempts that could not finish
+    /// before it are not started: their records stay pending for the retry timer.
+    pub fn set_deadline(&self, deadline: Option<Instant>) {
+        if let Ok(mut d) = self.deadline.lock() {
+            *d = deadline;
+        }
+    }
+
+    /// Whether an attempt started now is sure to finish before the invocation's deadline.
+    pub fn has_time_for_attempt(&self) -> bool {
+        let deadline = self.deadline.lock().ok().and_then(|d| *d);
+        deadline.is_none_or(|end| {
+            Instant::now()
+                .checked_add(self.max_attempt.saturating_add(LEASE_MARGIN))
+                .is_some_and(|done| done <= end)
         })
     }
 
@@ -139,11 +174,42 @@ pub async fn claim(d: &Deliverer, key: &Key) -> Result<Option<Claim>, StoreError
 
 /// Runs the attempt for a claimed record and records its outcome with the call logs.
 pub async fn attempt_claimed(d: &Deliverer, claim: Claim) -> Result<DeliveryRecord, StoreError> {
+    attempt_as(d, claim, false).await
+}
+
+/// The attempt the retry timer makes as the probe of a tenant that UC blocked (401 twice):
+/// it goes out although the tenant is blocked, and anything but another refusal unblocks
+/// the tenant in the same transaction that records the result.
+pub(crate) async fn probe_claimed(
+    d: &Deliverer,
+    claim: Claim,
+) -> Result<DeliveryRecord, StoreError> {
+    attempt_as(d, claim, true).await
+}
+
+async fn attempt_as(
+    d: &Deliverer,
+    claim: Claim,
+    probe: bool,
+) -> Result<DeliveryRecord, StoreError> {
     let Claim {
         mut record,
         version,
         prior_in_flight,
     } = claim;
+    if let Some(credit_id) = record.waits_for.clone() {
+        let credit = d
+            .ctx
+            .store
+            .get(&record::key(&record.tenant, &credit_id))
+            .await?
+            .map(|i| DeliveryRecord::from_item(&i))
+            .transpose()?;
+        let gate = machine::credit_gate(&credit_id, credit.as_ref(), d.ctx.now());
+        if gate != CreditGate::Open {
+            return record_gate(d, record, version, &gate).await;
+        }
+    }
     let cfg =
         d.ctx.tenant(&record.tenant).await?.ok_or_else(|| {
             StoreError::Invalid(format!("tenant {} no longer exists", record.tenant))
@@ -158,10 +224,11 @@ pub async fn attempt_claimed(d: &Deliverer, claim: Claim) -> Result<DeliveryReco
     {
         d.set_blocked(&record.tenant, false);
     }
-    let attempted = if d.is_blocked(&record.tenant) {
+    let attempted = if d.is_blocked(&record.tenant) && !probe {
         attempt::Attempted {
             result: AttemptResult::AuthBlocked {
                 error: "tenant is authBlocked: waiting for a working credential".into(),
+                source: BlockSource::Entra,
             },
             posted: false,
             logs: Vec::new(),
@@ -189,14 +256,46 @@ pub async fn attempt_claimed(d: &Deliverer, claim: Claim) -> Result<DeliveryReco
             condition: Condition::Always,
         });
     }
-    let blocked_now = matches!(attempted.result, AttemptResult::AuthBlocked { .. });
-    if blocked_now && d.set_blocked(&record.tenant, true) {
-        ops.push(status::put_op(
-            &record.tenant,
-            status::Connection::AuthBlocked,
-            record.last_result.clone(),
-            now,
-        )?);
+    crate::counts::delivery_moved(
+        &mut ops,
+        &record.tenant,
+        &record.transaction_id,
+        Some(DeliveryState::Pending),
+        record.state,
+    );
+    if record.state == DeliveryState::Delivered {
+        ops.extend(release_correction(d, &record, now).await?);
+    }
+    match &attempted.result {
+        AttemptResult::AuthBlocked { source, .. } => {
+            // A failed probe leaves the status (and its "since") as it was.
+            if d.set_blocked(&record.tenant, true) && !probe {
+                ops.push(status::put_op(
+                    &record.tenant,
+                    status::Connection::AuthBlocked,
+                    record.last_result.clone(),
+                    Some(*source),
+                    now,
+                )?);
+            }
+        }
+        // Only an answer that got past UC's authentication proves the credential again.
+        AttemptResult::Accepted { .. }
+        | AttemptResult::AlreadyThere
+        | AttemptResult::Rejected { .. }
+            if probe =>
+        {
+            d.set_blocked(&record.tenant, false);
+            ops.push(status::put_op(
+                &record.tenant,
+                status::Connection::Ok,
+                None,
+                None,
+                now,
+            )?);
+            tracing::info!(tenant = %record.tenant, "UC accepts the credential again: tenant unblocked");
+        }
+        _ => {}
     }
     match d.ctx.store.transact(ops).await {
         Ok(()) => {}
@@ -216,6 +315,79 @@ pub async fn attempt_claimed(d: &Deliverer, claim: Claim) -> Result<DeliveryReco
         "delivery attempt"
     );
     Ok(record)
+}
+
+/// Records a correction that may not be posted yet (its credit is pending or rejected).
+async fn record_gate(
+    d: &Deliverer,
+    mut record: DeliveryRecord,
+    version: u64,
+    gate: &CreditGate,
+) -> Result<DeliveryRecord, StoreError> {
+    let now = d.ctx.now();
+    machine::apply_gate(&mut record, gate, now);
+    let mut ops = vec![WriteOp::Put {
+        item: record.to_item(version + 1)?,
+        condition: Condition::Version(version),
+    }];
+    crate::counts::delivery_moved(
+        &mut ops,
+        &record.tenant,
+        &record.transaction_id,
+        Some(DeliveryState::Pending),
+        record.state,
+    );
+    if let CreditGate::Hold { reason } = gate {
+        let entry = crate::log::LogEntry::note(
+            &record.tenant,
+            now,
+            record.kind.action(),
+            &record.transaction_id,
+            "held",
+            reason,
+        );
+        ops.push(WriteOp::Put {
+            item: entry.to_item(d.ctx.log_retention_for(Some(&record.tenant)))?,
+            condition: Condition::Always,
+        });
+        tracing::warn!(tenant = %record.tenant, transaction_id = %record.transaction_id, reason = %reason, "correction held");
+    }
+    match d.ctx.store.transact(ops).await {
+        Ok(()) => Ok(record),
+        Err(e) if e.is_condition_failure() => Ok(record),
+        Err(e) => Err(e),
+    }
+}
+
+/// When a credit is delivered, the correction waiting for it becomes due at once (a held
+/// one is released): the writes that go into the credit's own result transaction.
+async fn release_correction(
+    d: &Deliverer,
+    credit: &DeliveryRecord,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<WriteOp>, StoreError> {
+    let Some(r_id) = &credit.followed_by else {
+        return Ok(Vec::new());
+    };
+    let Some(item) = d.ctx.store.get(&record::key(&credit.tenant, r_id)).await? else {
+        return Ok(Vec::new());
+    };
+    let mut r = DeliveryRecord::from_item(&item)?;
+    let waiting = r.state == DeliveryState::Held
+        || (r.state == DeliveryState::Pending
+            && r.lease_until.is_none()
+            && r.next_attempt_at.is_some_and(|t| t > now));
+    if !waiting {
+        return Ok(Vec::new());
+    }
+    let was = r.state;
+    machine::release(&mut r, now);
+    let mut ops = vec![WriteOp::Put {
+        item: r.to_item(item.version + 1)?,
+        condition: Condition::Version(item.version),
+    }];
+    crate::counts::delivery_moved(&mut ops, &r.tenant, &r.transaction_id, Some(was), r.state);
+    Ok(ops)
 }
 
 /// Claims and attempts a record if it is due and free. `None` when there was nothing to do.

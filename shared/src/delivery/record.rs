@@ -23,6 +23,12 @@ pub fn rejected_partition(gln: &Gln) -> String {
     format!("REJ#{gln}")
 }
 
+/// Sparse-index partition of a tenant's held corrections (their credit was rejected; they
+/// wait for an operator to re-drive the credit).
+pub fn held_partition(gln: &Gln) -> String {
+    format!("HELD#{gln}")
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum PayloadKind {
@@ -47,6 +53,10 @@ pub enum DeliveryState {
     Pending,
     Delivered,
     Rejected,
+    /// A correction `<root>-R<n>` whose credit `<root>-C<n>` UC rejected: never posted
+    /// while the household still owes the original line; released when the credit is
+    /// re-driven.
+    Held,
 }
 
 impl DeliveryState {
@@ -55,6 +65,7 @@ impl DeliveryState {
             DeliveryState::Pending => "pending",
             DeliveryState::Delivered => "delivered",
             DeliveryState::Rejected => "rejected",
+            DeliveryState::Held => "held",
         }
     }
 
@@ -63,6 +74,7 @@ impl DeliveryState {
             "pending" => Some(DeliveryState::Pending),
             "delivered" => Some(DeliveryState::Delivered),
             "rejected" => Some(DeliveryState::Rejected),
+            "held" => Some(DeliveryState::Held),
             _ => None,
         }
     }
@@ -117,6 +129,15 @@ pub struct DeliveryRecord {
     pub root: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// On a correction `<root>-R<n>`: the credit that must be delivered before it is posted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waits_for: Option<String>,
+    /// On a credit that is part of a correction: the re-priced line waiting for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followed_by: Option<String>,
+    /// Pricing warnings (e.g. a tariff used outside its validity), kept for the operator.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 pub fn key(gln: &Gln, transaction_id: &str) -> Key {
@@ -164,6 +185,9 @@ impl DeliveryRecord {
             corrections: 0,
             root: None,
             reason: None,
+            waits_for: None,
+            followed_by: None,
+            warnings: Vec::new(),
         }
     }
 
@@ -196,6 +220,11 @@ impl DeliveryRecord {
                 rejected_partition(&self.tenant),
                 format!("{}#{}", sortable(self.updated_at), self.transaction_id),
             );
+        } else if self.state == DeliveryState::Held {
+            item = item.with_index(
+                held_partition(&self.tenant),
+                format!("{}#{}", sortable(self.updated_at), self.transaction_id),
+            );
         }
         Ok(item)
     }
@@ -219,6 +248,8 @@ impl DeliveryRecord {
             "accountingPoint": self.accounting_point,
             "creditOf": self.credit_of,
             "creditedBy": self.credited_by,
+            "waitsFor": self.waits_for,
+            "warnings": self.warnings,
             "payload": self.payload,
         })
     }

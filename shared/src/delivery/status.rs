@@ -26,6 +26,17 @@ impl Connection {
     }
 }
 
+/// Who refused the credential: it decides how the retry timer probes a blocked tenant. A
+/// token from Entra proves nothing when it was UC that answered 401.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum BlockSource {
+    /// Entra refused the client credential: a token request is the probe.
+    Entra,
+    /// UC answered 401 twice, the second time with a fresh token: only a UC call is the probe.
+    Uc,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantStatus {
@@ -34,6 +45,9 @@ pub struct TenantStatus {
     pub since: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// While authBlocked: who refused (absent on records written before it was kept: Entra).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<BlockSource>,
 }
 
 pub fn key(gln: &Gln) -> Key {
@@ -44,12 +58,14 @@ pub fn put_op(
     gln: &Gln,
     status: Connection,
     reason: Option<String>,
+    source: Option<BlockSource>,
     now: DateTime<Utc>,
 ) -> Result<WriteOp, StoreError> {
     let s = TenantStatus {
         status,
         since: Some(now),
         reason,
+        source,
     };
     let doc = serde_json::to_string(&s).map_err(|e| StoreError::Invalid(e.to_string()))?;
     Ok(WriteOp::Put {
@@ -67,5 +83,6 @@ pub async fn get(store: &dyn Store, gln: &Gln) -> Result<TenantStatus, StoreErro
             status: Connection::Ok,
             since: None,
             reason: None,
+            source: None,
         }))
 }

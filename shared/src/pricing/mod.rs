@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use rust_decimal::Decimal;
 
 pub use cdr::{parse_cdr, Cdr};
 pub use engine::{price_periods, Amount, DimensionLine, PeriodLine, PricingResult};
@@ -44,6 +45,24 @@ pub enum PricingError {
         tariff_currency: String,
         invoice_currency: String,
     },
+    #[error("pricesIncludeVat is true, but {path} of tariff \"{tariff_id}\" adds {vat} % VAT on top: VAT would be charged twice; set that vat to 0 or pricesIncludeVat to false")]
+    VatTwice {
+        tariff_id: String,
+        path: String,
+        vat: Decimal,
+    },
+}
+
+/// SPEC §6: with `pricesIncludeVat`, tariff prices are gross, so a component that adds VAT
+/// of its own would charge it twice. The path of the first such component, if any.
+pub fn component_vat_path(tariff: &Tariff) -> Option<(String, Decimal)> {
+    tariff.elements.iter().enumerate().find_map(|(i, e)| {
+        e.price_components.iter().enumerate().find_map(|(j, c)| {
+            c.vat
+                .filter(|v| !v.is_zero())
+                .map(|v| (format!("elements[{i}].price_components[{j}].vat"), v))
+        })
+    })
 }
 
 /// A priced session, ready to become a Utility Cloud transaction.
@@ -118,6 +137,15 @@ pub fn price_session(
             invoice_currency: settings.currency.clone(),
         });
     }
+    if settings.prices_include_vat {
+        if let Some((path, vat)) = component_vat_path(tariff) {
+            return Err(PricingError::VatTwice {
+                tariff_id: tariff.id.clone(),
+                path,
+                vat,
+            });
+        }
+    }
     let mut warnings = Vec::new();
     if !tariff.is_active_at(session.timestamp_start) {
         warnings.push(format!(
@@ -128,18 +156,6 @@ pub fn price_session(
     }
     let periods = session_periods(session, tariff, settings.time_zone);
     let ocpi = price_periods(&periods, tariff, settings.time_zone);
-    if settings.prices_include_vat
-        && ocpi.periods.iter().flat_map(|p| &p.lines).any(|l| {
-            l.component
-                .as_ref()
-                .is_some_and(|c| c.vat.is_some_and(|v| !v.is_zero()))
-        })
-    {
-        warnings.push(
-            "pricesIncludeVat is set but the tariff also adds component VAT; the invoice takes the OCPI total incl. VAT as the gross amount"
-                .to_owned(),
-        );
-    }
     let invoice = invoice_amounts(&ocpi, settings, session.full_consumption_kwh());
     warnings.extend(ocpi.warnings.iter().cloned());
     Ok(SessionQuote {

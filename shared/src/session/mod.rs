@@ -18,6 +18,31 @@ use crate::pricing::periods::{ChargingPeriod, Reading};
 
 /// Longer sessions are data errors; refusing them also bounds the work of period derivation.
 pub const MAX_SESSION_DAYS: i64 = 366;
+/// SPEC §6: ids longer than this are refused (and parked), never stored as keys. Every
+/// store backend takes keys of this length, so all of them behave the same.
+pub const MAX_ID_CHARS: usize = 128;
+/// Tokens are RFID UIDs or our virtual tokens; the contract events' `Rfid` has the same limit.
+pub const MAX_TAG_CHARS: usize = 64;
+
+/// An id usable as a store key: non-blank, at most `max` characters, no control characters.
+pub fn check_id(value: &str, field: &str, max: usize) -> Result<(), FieldError> {
+    let root = JsonPath::root();
+    let p = root.key(field);
+    if value.trim().is_empty() {
+        return Err(FieldError::new(&p, "must not be empty"));
+    }
+    let n = value.chars().count();
+    if n > max {
+        return Err(FieldError::new(
+            &p,
+            format!("is {n} characters long, at most {max} are allowed"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(FieldError::new(&p, "must not contain control characters"));
+    }
+    Ok(())
+}
 
 /// Why a session-completed event was refused; `Display` names the field.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -93,6 +118,9 @@ impl SessionCompleted {
             None => return Err(FieldError::new(&root.key("transactionId"), "is required").into()),
         };
         let authorized_id_tag = req_string(obj, "authorizedIdTag")?;
+        check_id(&customer_id, "customerId", MAX_ID_CHARS)?;
+        check_id(&transaction_id, "transactionId", MAX_ID_CHARS)?;
+        check_id(&authorized_id_tag, "authorizedIdTag", MAX_TAG_CHARS)?;
         let charger_id = opt_string(obj, "chargerId")?;
         let authorized_tag_name = opt_string(obj, "authorizedTagName")?;
         let socket_id = opt_int(obj, "socketId")?;

@@ -178,6 +178,7 @@ impl Store for CountingStore {
                 WriteOp::Delete { key, .. } => self.write(key, None, 2, done.is_ok()),
                 // Billed as a transactional write; it never changes the index.
                 WriteOp::Check { key, .. } => self.write(key, None, 2, false),
+                WriteOp::Add { key, .. } => self.write(key, None, 2, false),
             }
         }
         done

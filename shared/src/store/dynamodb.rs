@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
     IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType, Put, ScalarAttributeType,
-    TableStatus, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
+    TableStatus, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -32,6 +32,8 @@ use super::{
 const PK: &str = "pk";
 const SK: &str = "sk";
 const DOC: &str = "doc";
+/// The count of a counter item (`WriteOp::Add`).
+const COUNT: &str = "n";
 const VER: &str = "ver";
 const TTL: &str = "ttl";
 const IPK: &str = "ipk";
@@ -342,7 +344,11 @@ fn item_from(attrs: &Attrs) -> Result<Item, StoreError> {
     };
     Ok(Item {
         key: Key::new(pk, sk),
-        doc: get_s(attrs, DOC)?.unwrap_or_default().to_owned(),
+        // A counter (`WriteOp::Add`) keeps its count in a number attribute.
+        doc: match get_n::<i64>(attrs, COUNT)? {
+            Some(n) => n.to_string(),
+            None => get_s(attrs, DOC)?.unwrap_or_default().to_owned(),
+        },
         version: get_n(attrs, VER)?.ok_or_else(|| corrupt("missing ver"))?,
         expires_at: get_n(attrs, TTL)?,
         index,
@@ -794,6 +800,19 @@ impl Store for DynamoStore {
                         .build()
                         .map_err(build_error)?;
                     TransactWriteItem::builder().delete(delete).build()
+                }
+                WriteOp::Add { key, delta } => {
+                    let update = Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key_attrs(key)))
+                        .update_expression("ADD #n :d, #v :one")
+                        .expression_attribute_names("#n", COUNT)
+                        .expression_attribute_names("#v", VER)
+                        .expression_attribute_values(":d", AttributeValue::N(delta.to_string()))
+                        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                        .build()
+                        .map_err(build_error)?;
+                    TransactWriteItem::builder().update(update).build()
                 }
                 WriteOp::Check { key, condition } => {
                     let expr = check_expr(*condition, now);

@@ -235,6 +235,7 @@ fn apply(db: &Database, ops: Vec<WriteOp>, single: bool) -> Result<(), StoreErro
                 WriteOp::Put { condition, .. }
                 | WriteOp::Delete { condition, .. }
                 | WriteOp::Check { condition, .. } => *condition,
+                WriteOp::Add { .. } => Condition::Always,
             };
             let current = read_live(&items, op.key(), now)?;
             if !holds(condition, current.as_ref()) {
@@ -253,6 +254,23 @@ fn apply(db: &Database, ops: Vec<WriteOp>, single: bool) -> Result<(), StoreErro
                 WriteOp::Put { item, .. } => put_raw(&mut items, &mut index, item)?,
                 WriteOp::Delete { key, .. } => remove_raw(&mut items, &mut index, &key)?,
                 WriteOp::Check { .. } => {}
+                WriteOp::Add { key, delta } => {
+                    let current = read_live(&items, &key, now)?;
+                    let (n, version) = match &current {
+                        Some(c) => (
+                            c.doc.trim().parse::<i64>().map_err(|_| {
+                                StoreError::Invalid(format!(
+                                    "{}/{} is not a counter",
+                                    key.pk, key.sk
+                                ))
+                            })?,
+                            c.ver,
+                        ),
+                        None => (0, 0),
+                    };
+                    let counter = Item::new(key, n.saturating_add(delta).to_string(), version + 1);
+                    put_raw(&mut items, &mut index, counter)?;
+                }
             }
         }
     }

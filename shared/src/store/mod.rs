@@ -16,6 +16,8 @@
 //!   descending), at most `limit` per page, and an opaque cursor iff more items follow.
 //! * **Due index**: a sparse secondary index (`index`: partition + sort key) lets timers
 //!   find due work without a scan.
+//! * **Counters** (`WriteOp::Add`) add to an integer document atomically, inside a
+//!   transaction like any write, so counts kept beside state never drift from it.
 //! * Items are at most [`MAX_ITEM_BYTES`] (DynamoDB's 400 KB limit, enforced on both).
 
 pub mod counting;
@@ -27,6 +29,22 @@ use serde::{Deserialize, Serialize};
 
 /// DynamoDB's item size limit, enforced by both backends so that they behave the same.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+/// What a document may take of an item, leaving room for keys and attributes: payload kept
+/// for operators (logs, parked bodies) is cut to fit, so nothing is refused for its size.
+pub const MAX_DOC_BYTES: usize = MAX_ITEM_BYTES - 8 * 1024;
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+pub fn prefix_within(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// DynamoDB's transaction limit.
 pub const MAX_TRANSACTION_OPS: usize = 100;
 
@@ -134,13 +152,21 @@ pub enum WriteOp {
         key: Key,
         condition: Condition,
     },
+    /// Adds `delta` to a counter item (created at 0 if absent), whose document is the
+    /// count as a decimal integer. Atomic like every other operation; no condition.
+    Add {
+        key: Key,
+        delta: i64,
+    },
 }
 
 impl WriteOp {
     pub fn key(&self) -> &Key {
         match self {
             WriteOp::Put { item, .. } => &item.key,
-            WriteOp::Delete { key, .. } | WriteOp::Check { key, .. } => key,
+            WriteOp::Delete { key, .. } | WriteOp::Check { key, .. } | WriteOp::Add { key, .. } => {
+                key
+            }
         }
     }
 }
@@ -278,9 +304,20 @@ pub fn validate_ops(ops: &[WriteOp]) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// DynamoDB's key limits (bytes), enforced by every backend so that they refuse the same ids.
+pub const MAX_PK_BYTES: usize = 2048;
+pub const MAX_SK_BYTES: usize = 1024;
+
 pub fn validate_key(key: &Key) -> Result<(), StoreError> {
     if key.pk.is_empty() || key.sk.is_empty() {
         return Err(StoreError::Invalid("empty partition or sort key".into()));
+    }
+    if key.pk.len() > MAX_PK_BYTES || key.sk.len() > MAX_SK_BYTES {
+        return Err(StoreError::Invalid(format!(
+            "key of {} + {} bytes is over the store's limits ({MAX_PK_BYTES} + {MAX_SK_BYTES})",
+            key.pk.len(),
+            key.sk.len()
+        )));
     }
     Ok(())
 }

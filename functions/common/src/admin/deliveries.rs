@@ -10,10 +10,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use ucc_shared::delivery::credit::{self, CreditError};
 use ucc_shared::delivery::record::{DeliveryRecord, DeliveryState, TRANSACTIONS};
-use ucc_shared::delivery::{self, Deliverer};
+use ucc_shared::delivery::redrive::{self, RedriveError};
+use ucc_shared::delivery::Deliverer;
 use ucc_shared::gln::Gln;
 use ucc_shared::keys;
-use ucc_shared::store::Condition;
 
 use super::errors::{ApiError, ApiResult};
 use super::{body_bytes, paging, parse_json, query_params, AdminState};
@@ -46,8 +46,9 @@ pub async fn list(
     let state = p
         .get("state")
         .map(|v| {
-            DeliveryState::parse(v)
-                .ok_or_else(|| ApiError::invalid("state", "must be pending, delivered or rejected"))
+            DeliveryState::parse(v).ok_or_else(|| {
+                ApiError::invalid("state", "must be pending, delivered, rejected or held")
+            })
         })
         .transpose()?;
     let (limit, cursor) = paging::request(&p, 50, 200)?;
@@ -87,28 +88,17 @@ pub async fn show(
     Ok(Json(rec.operator_view()))
 }
 
-/// Re-drives one delivery now; a rejected one goes back to pending first (the operator
-/// fixed the cause). Delivered ones are refused: undoing them is a credit.
+/// Re-drives one delivery now (core `redrive`): a rejected or held one goes back to
+/// pending first (the operator fixed the cause). Delivered ones are refused: undoing them
+/// is a credit.
 pub async fn retry_now(d: &Deliverer, gln: &Gln, id: &str) -> ApiResult<DeliveryRecord> {
-    let (mut rec, version) = find(d, gln, id).await?;
-    if rec.state == DeliveryState::Delivered {
-        return Err(ApiError::conflict(
-            "already delivered; to undo it, credit it",
-        ));
+    let (rec, version) = find(d, gln, id).await?;
+    match redrive::redrive(d, rec, version).await {
+        Ok(done) => Ok(done.record),
+        Err(RedriveError::Store(e)) => Err(e.into()),
+        Err(e @ RedriveError::AlreadyDelivered(_)) => Err(ApiError::conflict(e.to_string())),
+        Err(e) => Err(ApiError::conflict(e.to_string())),
     }
-    let now = d.ctx.now();
-    if rec.state == DeliveryState::Rejected {
-        rec.state = DeliveryState::Pending;
-        rec.next_attempt_at = Some(now);
-        rec.updated_at = now;
-        d.ctx
-            .store
-            .put(rec.to_item(version + 1)?, Condition::Version(version))
-            .await?;
-    }
-    delivery::deliver(d, &rec.key())
-        .await?
-        .ok_or_else(|| ApiError::conflict("being delivered by another instance right now"))
 }
 
 pub async fn retry(

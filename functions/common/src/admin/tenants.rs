@@ -7,12 +7,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde_json::{json, Map, Value};
 use ucc_shared::apikey;
-use ucc_shared::delivery::record;
-use ucc_shared::delivery::status;
+use ucc_shared::details::details_view;
 use ucc_shared::gln::Gln;
-use ucc_shared::keys;
 use ucc_shared::registry::{self, RegistryError};
-use ucc_shared::store::{IndexQuery, Query, SkRange, Store, StoreError};
 use ucc_shared::tenant::{ConfigError, TenantConfig};
 
 use super::auth::{self, Caller};
@@ -32,128 +29,6 @@ pub const SETTINGS_FIELDS: [&str; 9] = [
     "sites",
     "logRetentionDays",
 ];
-
-/// The Details tab. Store cost: the status item (1 read), the API-key item (1 read unless
-/// the caller already holds it: `known_key`), and one query per page (≤ 200 items) of the
-/// tenant's deliveries and of its parked messages.
-pub async fn details_view(
-    store: &dyn Store,
-    cfg: &TenantConfig,
-    blocked_here: bool,
-    known_key: Option<apikey::ApiKeyRecord>,
-) -> Result<Value, StoreError> {
-    let gln = &cfg.gln;
-    let st = status::get(store, gln).await?;
-    // Counts read the sparse indexes of pending and rejected deliveries, and the last
-    // delivery is the newest successful UC call in the log: Details never walks the whole
-    // delivery history, however long a tenant has been live.
-    let pending = count_index(store, record::due_partition(gln)).await?;
-    let rejected = count_index(store, record::rejected_partition(gln)).await?;
-    let last = last_delivery(store, gln).await?;
-    let mut parked = 0u64;
-    for_each(store, keys::tenant(gln, keys::PARKED), |_| parked += 1).await?;
-    let key = match known_key {
-        Some(k) => Some(k),
-        None => apikey::get(store, gln).await?,
-    };
-    let connection = if blocked_here {
-        status::Connection::AuthBlocked
-    } else {
-        st.status
-    };
-    Ok(json!({
-        "gln": gln,
-        "name": cfg.name,
-        "mode": cfg.mode,
-        "status": connection.as_str(),
-        "statusSince": st.since,
-        "statusReason": st.reason,
-        "lastDelivery": last,
-        "counts": { "pending": pending, "rejected": rejected, "parked": parked },
-        "apiKey": key.map(|k| json!({
-            "masked": k.masked(gln),
-            "fingerprint": k.fingerprint(),
-            "createdAt": k.created_at,
-        })),
-        "logRetentionDays": cfg.retention_days(),
-    }))
-}
-
-/// Entries in one sparse-index partition.
-async fn count_index(store: &dyn Store, partition: String) -> Result<u64, StoreError> {
-    let mut q = IndexQuery {
-        partition,
-        upto: None,
-        limit: 200,
-        cursor: None,
-    };
-    let mut n = 0u64;
-    loop {
-        let page = store.query_index(&q).await?;
-        n += page.items.len() as u64;
-        match page.next {
-            Some(c) => q.cursor = Some(c),
-            None => return Ok(n),
-        }
-    }
-}
-
-/// Log pages searched for the newest successful delivery before giving up.
-const LAST_DELIVERY_PAGES: usize = 5;
-
-/// The newest 2xx answer UC gave to a delivery POST, from the request log (newest first).
-async fn last_delivery(store: &dyn Store, gln: &Gln) -> Result<Option<Value>, StoreError> {
-    let mut cursor = None;
-    for _ in 0..LAST_DELIVERY_PAGES {
-        let (entries, next) = ucc_shared::log::list(store, Some(gln), 200, cursor).await?;
-        let found = entries.iter().find(|e| {
-            (200..300).contains(&e.response_code)
-                && matches!(
-                    e.action.as_str(),
-                    "InvoiceLineImport" | "CreateMeterValuesSeries"
-                )
-        });
-        if let Some(e) = found {
-            let kind = if e.action == "InvoiceLineImport" {
-                "invoiceLine"
-            } else {
-                "meterValues"
-            };
-            return Ok(Some(json!({
-                "transactionId": e.reference_id,
-                "deliveredAt": e.time,
-                "kind": kind,
-            })));
-        }
-        match next {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
-    Ok(None)
-}
-
-async fn for_each(
-    store: &dyn Store,
-    pk: String,
-    mut f: impl FnMut(&ucc_shared::store::Item),
-) -> Result<(), StoreError> {
-    let mut q = Query {
-        pk,
-        range: SkRange::Between(" ".into(), "\u{10FFFF}".into()),
-        descending: false,
-        limit: 200,
-        cursor: None,
-    };
-    loop {
-        let page = store.query(&q).await?;
-        page.items.iter().for_each(&mut f);
-        match page.next {
-            Some(c) => q.cursor = Some(c),
-            None => return Ok(()),
-        }
-    }
-}
 
 pub async fn details(
     State(s): State<AdminState>,

@@ -4,7 +4,8 @@
 use std::io::Read;
 use std::path::Path;
 
-use ucc_functions::admin::tenants::{details_view, merge_settings, settings_view};
+use ucc_functions::admin::tenants::{merge_settings, settings_view};
+use ucc_shared::details::details_view;
 use ucc_shared::{apikey, registry};
 
 use super::{ctx, gln, CmdResult};
@@ -49,8 +50,8 @@ pub async fn status(store: &str, raw: &str, json: bool) -> CmdResult {
         }
     );
     println!(
-        "Pending         {}\nRejected        {}\nParked          {}",
-        v["counts"]["pending"], v["counts"]["rejected"], v["counts"]["parked"]
+        "Pending         {}\nRejected        {}\nHeld            {}\nParked          {}",
+        v["counts"]["pending"], v["counts"]["rejected"], v["counts"]["held"], v["counts"]["parked"]
     );
     println!(
         "API key         {}",

@@ -1,9 +1,9 @@
 //! Deliveries (`ucc deliveries`), credits, corrections and revenue-share reconciliation.
 
 use ucc_shared::delivery::record::{DeliveryRecord, DeliveryState, TRANSACTIONS};
-use ucc_shared::delivery::{self, credit, reconcile};
+use ucc_shared::delivery::{credit, reconcile, redrive};
 use ucc_shared::keys;
-use ucc_shared::store::{Condition, Query, SkRange};
+use ucc_shared::store::{Query, SkRange};
 
 use super::{deliverer, gln, CmdResult};
 use crate::output::{print_json, table};
@@ -13,7 +13,7 @@ pub async fn list(store: &str, tenant: &str, state: Option<&str>, json: bool) ->
     let wanted = state
         .map(|s| {
             DeliveryState::parse(s)
-                .ok_or_else(|| format!("--state {s:?}: use pending, delivered or rejected"))
+                .ok_or_else(|| format!("--state {s:?}: use pending, delivered, rejected or held"))
         })
         .transpose()?;
     let d = deliverer(store).await?;
@@ -65,45 +65,28 @@ pub async fn list(store: &str, tenant: &str, state: Option<&str>, json: bool) ->
     Ok(())
 }
 
-/// Re-drives one delivery now: a rejected one goes back to pending first.
+/// Re-drives one delivery now: a rejected or held one goes back to pending first; a
+/// re-driven credit releases the correction held behind it.
 pub async fn retry(store: &str, tenant: Option<&str>, id: &str, json: bool) -> CmdResult {
     let tenant = tenant.map(gln).transpose()?;
     let d = deliverer(store).await?;
-    let (mut rec, version) = credit::find(&d, tenant.as_ref(), id)
+    let (rec, version) = credit::find(&d, tenant.as_ref(), id)
         .await
         .map_err(|e| e.to_string())?;
-    if rec.state == DeliveryState::Delivered {
-        return Err(format!(
-            "{id} is already delivered; to undo it, use ucc credit {id}"
-        ));
-    }
-    if rec.state == DeliveryState::Rejected {
-        rec.state = DeliveryState::Pending;
-        rec.next_attempt_at = Some(d.ctx.now());
-        rec.updated_at = d.ctx.now();
-        d.ctx
-            .store
-            .put(
-                rec.to_item(version + 1).map_err(|e| e.to_string())?,
-                Condition::Version(version),
-            )
-            .await
-            .map_err(|e| format!("{id} changed meanwhile, try again ({e})"))?;
-    } else {
-        rec.next_attempt_at = Some(d.ctx.now());
-    }
-    let done = delivery::deliver(&d, &rec.key())
+    let done = redrive::redrive(&d, rec, version)
         .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("{id} is being delivered by another instance right now"))?;
+        .map_err(|e| e.to_string())?;
     if json {
-        return print_json(&done.operator_view());
+        return print_json(&done.record.operator_view());
     }
-    println!(
-        "{id}: {} ({})",
-        done.state.as_str(),
-        done.last_result.unwrap_or_default()
-    );
+    for r in std::iter::once(&done.record).chain(done.correction.as_ref()) {
+        println!(
+            "{}: {} ({})",
+            r.transaction_id,
+            r.state.as_str(),
+            r.last_result.clone().unwrap_or_default()
+        );
+    }
     Ok(())
 }
 
