@@ -27,7 +27,9 @@
 //! does not exist (tenant-wide uniqueness of generated tokens), and for a token new to a
 //! driver it is still written as before (so a rollback to a version that reads only it keeps
 //! settling sessions). It is read only when a token has no holder entry, i.e. for drivers
-//! not written since holder entries exist.
+//! not written since holder entries exist. Such a driver publishes its holder entries on its
+//! next event (the merge re-folds its history); until then another driver's entry wins even
+//! if older, as the legacy index would have decided (ARCHITECTURE.md, known limits).
 
 use std::fmt::Write as _;
 
