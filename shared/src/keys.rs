@@ -12,7 +12,10 @@ pub const UNROUTED: &str = "UNROUTED";
 
 pub const CONFIG: &str = "CFG";
 pub const DRIVERS: &str = "DRV";
+/// Legacy token → driver entries (see `contract::tokens`).
 pub const TOKENS: &str = "TOK";
+/// Token holder entries: which drivers received a token, and in which event.
+pub const TOKEN_HOLDERS: &str = "TOKH";
 pub const LOGS: &str = "LOG";
 pub const PARKED: &str = "PARK";
 

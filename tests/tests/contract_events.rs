@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use ucc_shared::context::Ctx;
 use ucc_shared::contract::driver::{DriverRecord, TokenKind};
 use ucc_shared::contract::handler::{driver_key, token_key};
+use ucc_shared::contract::tokens::owner_of;
 use ucc_shared::contract::{self, InboundMessage, Outcome, ParkReason};
 use ucc_shared::gln::Gln;
 use ucc_shared::store::Store;
@@ -53,6 +54,7 @@ ucc_tests::store_tests!(
     replay_after_creating_the_tenant_applies_the_event,
     replay_after_fixing_the_pattern_applies_the_event,
     every_message_is_logged_with_payload,
+    a_token_is_owned_by_its_newest_holder_and_a_legacy_entry_is_the_fallback,
 );
 
 async fn activation_with_rfid_creates_an_active_driver(store: Arc<dyn Store>) {
@@ -103,6 +105,13 @@ async fn activation_without_rfid_gets_a_unique_virtual_token(store: Arc<dyn Stor
             .expect("store")
             .expect("token indexed");
         assert!(owner.doc.contains(&ap));
+        let owner = owner_of(store.as_ref(), &gln, &t.value)
+            .await
+            .expect("store");
+        assert_eq!(
+            owner.map(|o| (o.external_id, o.kind)),
+            Some((ap.clone(), TokenKind::Virtual))
+        );
         tokens.insert(t.value.clone());
     }
     assert_eq!(tokens.len(), 5);
@@ -166,11 +175,85 @@ async fn update_replaces_rfid_and_termination_keeps_the_record(store: Arc<dyn St
     assert!(d.state.tokens.iter().all(|t| !t.active));
     // Old tokens still resolve to the driver so in-flight sessions settle.
     let gln = Gln::parse(NORDLYS).expect("valid");
-    assert!(store
-        .get(&token_key(&gln, "AAAA1111"))
+    let owner = owner_of(store.as_ref(), &gln, "AAAA1111")
+        .await
+        .expect("store");
+    assert_eq!(owner.map(|o| o.external_id).as_deref(), Some(ap));
+}
+
+/// Tokens indexed by an older version (one `token → driver` item, no holder entries) still
+/// resolve; once any driver publishes a holder entry for the token, holders decide.
+async fn a_token_is_owned_by_its_newest_holder_and_a_legacy_entry_is_the_fallback(
+    store: Arc<dyn Store>,
+) {
+    use ucc_shared::contract::tokens::{holder_key, Holder, TokenOwner};
+    use ucc_shared::store::{Condition, Item};
+    let ctx = ctx_with_tenant(store.clone()).await;
+    let gln = Gln::parse(NORDLYS).expect("valid");
+    let owner = |t: &'static str| {
+        let store = store.clone();
+        let gln = gln.clone();
+        async move {
+            owner_of(store.as_ref(), &gln, t)
+                .await
+                .expect("store")
+                .map(|o| o.external_id)
+        }
+    };
+    let legacy = TokenOwner {
+        external_id: "OLDAP0001".into(),
+        kind: TokenKind::Rfid,
+    };
+    store
+        .put(
+            Item::new(
+                token_key(&gln, "CARD#1"),
+                serde_json::to_string(&legacy).expect("json"),
+                1,
+            ),
+            Condition::Always,
+        )
+        .await
+        .expect("store");
+    assert_eq!(owner("CARD#1").await.as_deref(), Some("OLDAP0001"));
+    assert_eq!(
+        owner("CARD").await,
+        None,
+        "a prefix of a token is not that token"
+    );
+
+    let gives = |id: &str, time: &str, ap: &str| {
+        event(
+            NORDLYS,
+            "ContractUpdated",
+            id,
+            time,
+            ap,
+            json!({"Rfid": "CARD#1"}),
+        )
+    };
+    send(&ctx, &gives("n1", "2026-11-20T09:00:00Z", "NEWAP0001")).await;
+    assert_eq!(owner("CARD#1").await.as_deref(), Some("NEWAP0001"));
+    // A late, older event for another driver does not take the card.
+    send(&ctx, &gives("o1", "2026-11-20T08:00:00Z", "NEWAP0002")).await;
+    assert_eq!(owner("CARD#1").await.as_deref(), Some("NEWAP0001"));
+    // A newer one does; the entry says which event gave it.
+    send(&ctx, &gives("n2", "2026-11-20T10:00:00Z", "NEWAP0002")).await;
+    assert_eq!(owner("CARD#1").await.as_deref(), Some("NEWAP0002"));
+    let item = store
+        .get(&holder_key(&gln, "CARD#1", "NEWAP0002"))
         .await
         .expect("store")
-        .is_some());
+        .expect("holder entry");
+    assert_eq!(item.key.sk, "434152442331#NEWAP0002");
+    let h: Holder = serde_json::from_str(&item.doc).expect("holder doc");
+    assert_eq!(
+        (h.external_id.as_str(), h.kind, h.since.event_id.as_str()),
+        ("NEWAP0002", TokenKind::Rfid, "n2")
+    );
+    // A duplicate of the older event changes nothing.
+    send(&ctx, &gives("o1", "2026-11-20T08:00:00Z", "NEWAP0002")).await;
+    assert_eq!(owner("CARD#1").await.as_deref(), Some("NEWAP0002"));
 }
 
 async fn update_for_unknown_accounting_point_creates_the_driver(store: Arc<dyn Store>) {
@@ -216,7 +299,21 @@ async fn duplicate_and_stale_change_nothing_current(store: Arc<dyn Store>) {
     assert_eq!(send(&ctx, &late).await, Outcome::Stale);
     let after = driver(store.as_ref(), ap).await.expect("driver").state;
     assert_eq!(before.active, after.active);
-    assert_eq!(before.tokens, after.tokens);
+    let flags = |s: &ucc_shared::contract::driver::DriverState| -> Vec<(String, bool)> {
+        s.tokens
+            .iter()
+            .map(|t| (t.value.clone(), t.active))
+            .collect()
+    };
+    assert_eq!(flags(&before), flags(&after));
+    assert_eq!(
+        after.tokens[0]
+            .received
+            .as_ref()
+            .map(|r| r.event_id.as_str()),
+        Some("late"),
+        "the late update is the newest event that gave the driver its card"
+    );
     assert_eq!(
         before.last_event, after.last_event,
         "last applied event stays the newest"
@@ -572,12 +669,11 @@ async fn tenant_isolation_with_colliding_ids() {
             "[{}] tenant B's driver unchanged",
             b.name
         );
-        let b_token = store
-            .get(&token_key(&b_gln, "SHARED-RFID"))
+        let b_owner = owner_of(store.as_ref(), &b_gln, "SHARED-RFID")
             .await
             .expect("store")
             .expect("B token");
-        assert!(b_token.doc.contains(ap));
+        assert_eq!(b_owner.external_id, ap);
         let a_registry = registry::get(store.as_ref(), &Gln::parse(NORDLYS).expect("valid"))
             .await
             .expect("store");

@@ -752,7 +752,13 @@ async fn happy_path_costs_four_store_requests_and_one_uc_call() {
             "[{}] 4 store requests per session: {c:?}",
             b.name
         );
-        assert_eq!((c.get, c.transact), (6, 6), "[{}] {c:?}", b.name);
+        // Per session: the token's holders (a query), the driver, two transactions.
+        assert_eq!(
+            (c.get, c.query, c.transact),
+            (3, 3, 6),
+            "[{}] {c:?}",
+            b.name
+        );
         assert_eq!(uc_calls, 3, "one UC call per session");
         assert_eq!(env.standin.token_requests(), tokens_before, "token reused");
     }

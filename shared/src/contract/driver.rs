@@ -8,6 +8,11 @@
 //! an RFID it carried is remembered as an inactive token so in-flight sessions still settle).
 //! The history is bounded: beyond [`MAX_HISTORY`] events the oldest are folded into a base
 //! state, and an event older than that base is stale and not merged.
+//!
+//! Each token remembers the newest event in which the driver received it
+//! ([`Token::received`]); being part of the fold, it too is independent of arrival order.
+//! The contract handler publishes it as the token's holder entry, from which
+//! `contract::tokens::owner_of` picks the token's owner across drivers.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -41,6 +46,20 @@ pub struct Token {
     pub active: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The newest event, by `(EventTime, EventID)`, in which this driver received the token:
+    /// an activation or update carrying it (the virtual token: one carrying no RFID). Across
+    /// drivers, the greatest one names the token's owner (see `contract::tokens`). `None`
+    /// only in records written before it was kept, for tokens compacted out of the history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received: Option<Since>,
+}
+
+/// An event's place in the `(EventTime, EventID)` order, the order every rule uses.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Since {
+    pub event_time: DateTime<Utc>,
+    pub event_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -93,6 +112,14 @@ impl AppliedEvent {
         self.event_name != EventName::ContractTerminated
     }
 
+    /// This event's place in the `(EventTime, EventID)` order.
+    pub fn since(&self) -> Since {
+        Since {
+            event_time: self.event_time,
+            event_id: self.event_id.clone(),
+        }
+    }
+
     pub fn reference(&self) -> EventRef {
         EventRef {
             event_time: self.event_time,
@@ -140,17 +167,21 @@ impl DriverState {
                 (None, None) => (None, TokenKind::Virtual, None),
             };
             if let Some(v) = &value {
+                // Events are folded in order, so the last one to carry a token is the newest.
+                let received = Some(e.since());
                 match self.tokens.iter_mut().find(|t| &t.value == v) {
                     Some(t) => {
                         if name.is_some() {
                             t.name = name;
                         }
+                        t.received = received;
                     }
                     None => self.tokens.push(Token {
                         value: v.clone(),
                         kind,
                         active: false,
                         name,
+                        received,
                     }),
                 }
             }
@@ -225,7 +256,8 @@ impl DriverRecord {
         serde_json::json!({
             "externalId": self.external_id,
             "active": self.state.active,
-            "tokens": self.state.tokens,
+            // As before `received` was kept: who owns a token is `contract::tokens::owner_of`.
+            "tokens": self.state.tokens.iter().map(|t| Token { received: None, ..t.clone() }).collect::<Vec<_>>(),
             "siteId": self.state.site_id,
             "productCode": self.state.product_code,
             "contractId": self.state.contract_id,
@@ -387,6 +419,75 @@ mod tests {
         r.merge(ev("u", ContractUpdated, 5, Some("CCC"), None), Utc::now());
         assert!(r.state.active);
         assert!(r.state.tokens[0].active);
+    }
+
+    fn received(r: &DriverRecord, token: &str) -> Option<String> {
+        r.state
+            .tokens
+            .iter()
+            .find(|t| t.value == token)
+            .and_then(|t| t.received.as_ref())
+            .map(|s| s.event_id.clone())
+    }
+
+    #[test]
+    fn a_token_remembers_the_newest_event_that_carried_it_in_any_arrival_order() {
+        let events = [
+            ev("a", ContractActivated, 1, Some("AAA"), None),
+            ev("b", ContractUpdated, 2, Some("BBB"), None),
+            ev("c", ContractUpdated, 3, Some("AAA"), None),
+            ev("d", ContractTerminated, 4, None, None),
+            ev("e", ContractUpdated, 5, None, None),
+        ];
+        for order in [[0, 1, 2, 3, 4], [4, 2, 0, 3, 1], [2, 4, 1, 0, 3]] {
+            let mut r = record();
+            for i in order {
+                r.merge(events[i].clone(), Utc::now());
+            }
+            assert_eq!(received(&r, "AAA").as_deref(), Some("c"), "{order:?}");
+            assert_eq!(received(&r, "BBB").as_deref(), Some("b"), "{order:?}");
+            assert_eq!(
+                received(&r, "v:0000000000000001").as_deref(),
+                Some("e"),
+                "an event without RFID carries the virtual token"
+            );
+        }
+    }
+
+    #[test]
+    fn compaction_keeps_what_each_token_received() {
+        let mut r = record();
+        let at = |i: u32| {
+            Utc.timestamp_opt(1_700_000_000 + i64::from(i), 0)
+                .single()
+                .unwrap_or_default()
+        };
+        r.merge(
+            AppliedEvent {
+                event_time: at(0),
+                ..ev("first", ContractActivated, 0, Some("OLD"), None)
+            },
+            Utc::now(),
+        );
+        for i in 1..(MAX_HISTORY as u32 + 5) {
+            let e = AppliedEvent {
+                event_time: at(i),
+                ..ev(&format!("e{i:03}"), ContractUpdated, 0, Some("NEW"), None)
+            };
+            r.merge(e, Utc::now());
+        }
+        assert!(r.history.iter().all(|h| h.event_id != "first"));
+        assert_eq!(received(&r, "OLD").as_deref(), Some("first"));
+        assert_eq!(received(&r, "NEW").as_deref(), Some("e068"));
+    }
+
+    #[test]
+    fn a_record_written_before_tokens_kept_what_they_received_still_reads() {
+        let old = r#"{"externalId":"AP1","history":[],"createdAt":"2026-01-01T00:00:00Z",
+            "updatedAt":"2026-01-01T00:00:00Z","state":{"active":true,
+            "tokens":[{"value":"AAA","kind":"rfid","active":true}]}}"#;
+        let r: DriverRecord = serde_json::from_str(old).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.state.tokens[0].received, None);
     }
 
     #[test]

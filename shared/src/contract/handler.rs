@@ -2,16 +2,19 @@
 //!
 //! Store cost on the happy path: read the tenant config (cached per instance), read the
 //! driver, then ONE transaction that writes the driver (conditional on the version read),
-//! any new token index entries and the log entry. A conflicting concurrent writer makes the
-//! condition fail; the handler re-reads and re-merges, so no update is lost.
+//! the token holder entries whose event changed (see [`super::tokens`]), any new legacy
+//! token entries and the log entry. A conflicting concurrent writer makes the condition
+//! fail; the handler re-reads and re-merges, so no update is lost.
 
 use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::driver::{AppliedEvent, DriverRecord, Merge, TokenKind};
+use super::driver::{AppliedEvent, DriverRecord, Merge};
 use super::event::{classify, Classified, ContractEvent, ParkReason};
+use super::tokens::holder_ops;
+pub use super::tokens::{token_key, TokenOwner};
 use crate::context::Ctx;
 use crate::gln::Gln;
 use crate::keys;
@@ -345,18 +348,6 @@ pub fn driver_key(gln: &Gln, accounting_point: &str) -> Key {
     Key::new(keys::tenant(gln, keys::DRIVERS), accounting_point)
 }
 
-pub fn token_key(gln: &Gln, token: &str) -> Key {
-    Key::new(keys::tenant(gln, keys::TOKENS), token)
-}
-
-/// Token index entry: which driver a token belongs to (for pricing sessions).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenOwner {
-    pub external_id: String,
-    pub kind: TokenKind,
-}
-
 async fn apply(
     ctx: &Ctx,
     lc: &LogCtx<'_>,
@@ -396,7 +387,7 @@ async fn apply(
             rec.virtual_token = Some(t.clone());
             fresh_virtual = Some(t);
         }
-        let known: Vec<String> = rec.state.tokens.iter().map(|t| t.value.clone()).collect();
+        let before = rec.state.clone();
         handled.outcome = match rec.merge(applied, now) {
             Merge::Duplicate => Outcome::Duplicate,
             Merge::TooOld => Outcome::Stale,
@@ -416,11 +407,12 @@ async fn apply(
             item: Item::new(key.clone(), doc, version),
             condition,
         }];
+        ops.extend(holder_ops(gln, &before, &rec)?);
         for t in rec
             .state
             .tokens
             .iter()
-            .filter(|t| !known.contains(&t.value))
+            .filter(|t| before.tokens.iter().all(|b| b.value != t.value))
         {
             let owner = TokenOwner {
                 external_id: rec.external_id.clone(),
@@ -428,8 +420,8 @@ async fn apply(
             };
             let doc =
                 serde_json::to_string(&owner).map_err(|e| StoreError::Invalid(e.to_string()))?;
-            // Virtual tokens must be unique in the tenant; an RFID card that moves to another
-            // accounting point follows its newest owner.
+            // Virtual tokens must be unique in the tenant. For RFIDs this entry is legacy (kept
+            // for a rollback); their owner comes from the holder entries.
             let condition = if fresh_virtual.as_deref() == Some(t.value.as_str()) {
                 Condition::NotExists
             } else {

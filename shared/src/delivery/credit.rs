@@ -9,7 +9,7 @@ use super::intake::{self, SessionHandled};
 use super::record::{self, DeliveryRecord, DeliveryState, PayloadKind};
 use super::{attempt_claimed, Claim, Deliverer};
 use crate::contract::driver::DriverRecord;
-use crate::contract::handler::{driver_key, token_key, TokenOwner};
+use crate::contract::handler::{driver_key, TokenOwner};
 use crate::gln::Gln;
 use crate::registry;
 use crate::session::SessionCompleted;
@@ -161,16 +161,11 @@ pub async fn correct(
         id: root_id.clone(),
         reason: e.to_string(),
     })?;
-    let owner: TokenOwner = d
-        .ctx
-        .store
-        .get(&token_key(&root.tenant, &session.authorized_id_tag))
-        .await?
-        .and_then(|i| serde_json::from_str(&i.doc).ok())
-        .unwrap_or(TokenOwner {
-            external_id: root.accounting_point.clone(),
-            kind: crate::contract::driver::TokenKind::Rfid,
-        });
+    // The original line's owner, wherever the card is now (SPEC §6).
+    let owner = TokenOwner {
+        external_id: root.accounting_point.clone(),
+        kind: crate::contract::driver::TokenKind::Rfid,
+    };
     let driver: Option<DriverRecord> = d
         .ctx
         .store

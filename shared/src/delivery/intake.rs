@@ -15,7 +15,8 @@ use super::reconcile::ReconEntry;
 use super::record::{DeliveryRecord, DeliveryState, PayloadKind};
 use super::{attempt_claimed, Claim, Deliverer};
 use crate::contract::driver::DriverRecord;
-use crate::contract::handler::{driver_key, token_key, InboundMessage, TokenOwner};
+use crate::contract::handler::{driver_key, InboundMessage, TokenOwner};
+use crate::contract::tokens;
 use crate::contract::ParkReason;
 use crate::gln::Gln;
 use crate::log::{self, Direction, LogEntry};
@@ -262,12 +263,7 @@ async fn handle_storable(d: &Deliverer, msg: &InboundMessage) -> Result<SessionH
         )
         .await;
     };
-    let owner = d
-        .ctx
-        .store
-        .get(&token_key(&gln, &session.authorized_id_tag))
-        .await?;
-    let owner: Option<TokenOwner> = owner.and_then(|i| serde_json::from_str(&i.doc).ok());
+    let owner = tokens::owner_of(d.ctx.store.as_ref(), &gln, &session.authorized_id_tag).await?;
     let Some(owner) = owner else {
         let handled = SessionHandled {
             outcome: SessionOutcome::Ignored {
