@@ -266,18 +266,18 @@ async fn attempt_as(
     if record.state == DeliveryState::Delivered {
         ops.extend(release_correction(d, &record, now).await?);
     }
+    let newly_blocked = matches!(attempted.result, AttemptResult::AuthBlocked { .. })
+        && d.set_blocked(&record.tenant, true);
     match &attempted.result {
-        AttemptResult::AuthBlocked { source, .. } => {
-            // A failed probe leaves the status (and its "since") as it was.
-            if d.set_blocked(&record.tenant, true) && !probe {
-                ops.push(status::put_op(
-                    &record.tenant,
-                    status::Connection::AuthBlocked,
-                    record.last_result.clone(),
-                    Some(*source),
-                    now,
-                )?);
-            }
+        // A failed probe leaves the status (and its "since") as it was.
+        AttemptResult::AuthBlocked { source, .. } if newly_blocked && !probe => {
+            ops.push(status::put_op(
+                &record.tenant,
+                status::Connection::AuthBlocked,
+                record.last_result.clone(),
+                Some(*source),
+                now,
+            )?);
         }
         // Only an answer that got past UC's authentication proves the credential again.
         AttemptResult::Accepted { .. }
