@@ -8,3 +8,4 @@ pub mod delivery_env;
 pub mod dynamodb_local;
 pub mod fixtures;
 pub mod fuzz_checks;
+pub mod property;

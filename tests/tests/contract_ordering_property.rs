@@ -18,6 +18,7 @@ use ucc_shared::contract::{self, classify, Classified, InboundMessage};
 use ucc_shared::gln::Gln;
 use ucc_shared::store::Store;
 use ucc_tests::fixtures::*;
+use ucc_tests::property::Backend;
 
 #[derive(Debug, Clone)]
 struct Ev {
@@ -170,48 +171,22 @@ async fn check(
     Ok(())
 }
 
-fn run_cases(
-    cases: u32,
-    make_store: impl Fn(&tokio::runtime::Runtime) -> Option<(Option<tempfile::TempDir>, Arc<dyn Store>)>,
-) {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => panic!("runtime: {e}"),
-    };
-    if make_store(&rt).is_none() {
-        return; // backend not available (notice already printed)
-    }
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    });
-    let result = runner.run(&scenario(), |(histories, seed)| {
-        let (_dir, store) =
-            make_store(&rt).ok_or_else(|| TestCaseError::fail("backend vanished"))?;
-        rt.block_on(check(store, &histories, seed))
-            .map_err(TestCaseError::fail)
-    });
-    if let Err(e) = result {
-        panic!("{e}");
-    }
-}
-
 #[test]
 fn concurrent_shuffled_duplicated_delivery_equals_in_order_application_embedded() {
-    run_cases(24, |_| {
-        let (dir, store) = ucc_tests::backends::embedded();
-        Some((Some(dir), store))
-    });
+    ucc_tests::property::run(
+        24,
+        Backend::Embedded,
+        scenario(),
+        |store, (histories, seed)| async move { check(store, &histories, seed).await },
+    );
 }
 
 #[test]
 fn concurrent_shuffled_duplicated_delivery_equals_in_order_application_dynamodb() {
-    run_cases(8, |rt| {
-        rt.block_on(ucc_tests::backends::dynamodb())
-            .map(|s| (None, s))
-    });
+    ucc_tests::property::run(
+        8,
+        Backend::DynamoDb,
+        scenario(),
+        |store, (histories, seed)| async move { check(store, &histories, seed).await },
+    );
 }

@@ -31,6 +31,7 @@ use ucc_shared::keys;
 use ucc_shared::store::{query_all, Query, SkRange, Store};
 use ucc_tests::delivery_env::*;
 use ucc_tests::fixtures::NORDLYS;
+use ucc_tests::property::Backend;
 
 const SESSIONS: usize = 4;
 /// The client's timeout in this test; a lost answer is held longer than that.
@@ -339,45 +340,22 @@ fn session_json(i: usize) -> Value {
     session(&tx(i), COSTED_CUSTOMER, RFID, None)
 }
 
-fn run_cases(
-    cases: u32,
-    make_store: impl Fn(&tokio::runtime::Runtime) -> Option<(Option<tempfile::TempDir>, Arc<dyn Store>)>,
-) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    if make_store(&rt).is_none() {
-        return; // backend not available (notice already printed)
-    }
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases,
-        max_shrink_iters: 64,
-        ..ProptestConfig::default()
-    });
-    let result = runner.run(&prop::collection::vec(op(), 4..40), |ops| {
-        let (_dir, store) =
-            make_store(&rt).ok_or_else(|| TestCaseError::fail("backend vanished"))?;
-        rt.block_on(run(store, ops)).map_err(TestCaseError::fail)
-    });
-    if let Err(e) = result {
-        panic!("{e}");
-    }
-}
-
 #[test]
 fn uc_holds_exactly_what_the_model_says_embedded() {
-    run_cases(32, |_| {
-        let (dir, store) = ucc_tests::backends::embedded();
-        Some((Some(dir), store))
-    });
+    ucc_tests::property::run(
+        32,
+        Backend::Embedded,
+        prop::collection::vec(op(), 4..40),
+        run,
+    );
 }
 
 #[test]
 fn uc_holds_exactly_what_the_model_says_dynamodb() {
-    run_cases(10, |rt| {
-        rt.block_on(ucc_tests::backends::dynamodb())
-            .map(|s| (None, s))
-    });
+    ucc_tests::property::run(
+        10,
+        Backend::DynamoDb,
+        prop::collection::vec(op(), 4..40),
+        run,
+    );
 }

@@ -21,6 +21,7 @@ use ucc_shared::gln::Gln;
 use ucc_shared::store::Store;
 use ucc_tests::delivery_env::{session, Env, COSTED_CUSTOMER};
 use ucc_tests::fixtures::{event, NORDLYS};
+use ucc_tests::property::Backend;
 
 const APS: [&str; 4] = ["PROPAP0000", "PROPAP0001", "PROPAP0002", "PROPAP0003"];
 /// Cards whose values are prefixes of each other or contain `#`, on purpose.
@@ -184,50 +185,22 @@ async fn check(
     Ok(())
 }
 
-fn run_cases(
-    cases: u32,
-    make_store: impl Fn(&tokio::runtime::Runtime) -> Option<(Option<tempfile::TempDir>, Arc<dyn Store>)>,
-) {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => panic!("runtime: {e}"),
-    };
-    if make_store(&rt).is_none() {
-        return; // backend not available (notice already printed)
-    }
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases,
-        // Each case starts a stand-in and a fresh store: keep shrinking bounded.
-        max_shrink_iters: 64,
-        ..ProptestConfig::default()
-    });
-    let result = runner.run(&scenario(), |(events, seed, workers)| {
-        let (_dir, store) =
-            make_store(&rt).ok_or_else(|| TestCaseError::fail("backend vanished"))?;
-        rt.block_on(check(store, &events, seed, workers))
-            .map_err(TestCaseError::fail)
-    });
-    if let Err(e) = result {
-        panic!("{e}");
-    }
-}
-
 #[test]
 fn each_card_bills_its_newest_holder_whatever_the_delivery_order_embedded() {
-    run_cases(32, |_| {
-        let (dir, store) = ucc_tests::backends::embedded();
-        Some((Some(dir), store))
-    });
+    ucc_tests::property::run(
+        32,
+        Backend::Embedded,
+        scenario(),
+        |store, (events, seed, workers)| async move { check(store, &events, seed, workers).await },
+    );
 }
 
 #[test]
 fn each_card_bills_its_newest_holder_whatever_the_delivery_order_dynamodb() {
-    run_cases(12, |rt| {
-        rt.block_on(ucc_tests::backends::dynamodb())
-            .map(|s| (None, s))
-    });
+    ucc_tests::property::run(
+        12,
+        Backend::DynamoDb,
+        scenario(),
+        |store, (events, seed, workers)| async move { check(store, &events, seed, workers).await },
+    );
 }

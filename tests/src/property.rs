@@ -1,0 +1,67 @@
+//! Runs an async property (proptest) on one store backend: each case gets a fresh, empty
+//! store; a backend that is not available skips the whole test (with the backend's notice).
+//!
+//! ```ignore
+//! #[test]
+//! fn my_property_embedded() {
+//!     ucc_tests::property::run(24, Backend::Embedded, strategy(), |store, case| check(store, case));
+//! }
+//! ```
+
+use std::future::Future;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use proptest::test_runner::{TestCaseError, TestRunner};
+use ucc_shared::store::Store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Embedded,
+    DynamoDb,
+}
+
+/// A fresh store, and the temp dir that must outlive it (embedded).
+async fn fresh(backend: Backend) -> Option<(Option<tempfile::TempDir>, Arc<dyn Store>)> {
+    match backend {
+        Backend::Embedded => {
+            let (dir, store) = crate::backends::embedded();
+            Some((Some(dir), store))
+        }
+        Backend::DynamoDb => crate::backends::dynamodb().await.map(|s| (None, s)),
+    }
+}
+
+/// Checks `property` on `cases` generated cases. Every case starts servers and a fresh
+/// store, so shrinking is bounded.
+pub fn run<S, F, Fut>(cases: u32, backend: Backend, strategy: S, property: F)
+where
+    S: Strategy,
+    S::Value: Clone,
+    F: Fn(Arc<dyn Store>, S::Value) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    if rt.block_on(fresh(backend)).is_none() {
+        return; // backend not available (notice already printed)
+    }
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases,
+        max_shrink_iters: 64,
+        ..ProptestConfig::default()
+    });
+    let result = runner.run(&strategy, |case| {
+        let (_dir, store) = rt
+            .block_on(fresh(backend))
+            .ok_or_else(|| TestCaseError::fail("backend vanished"))?;
+        rt.block_on(property(store, case))
+            .map_err(TestCaseError::fail)
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
