@@ -55,7 +55,11 @@ impl Deliverer {
         let _ = getrandom::fill(&mut id);
         let mut policy = RetryPolicy::default();
         // A lease must outlive the slowest attempt: token, GET, POST, fresh token, POST.
-        policy.lease = policy.lease.max(http_timeout * 6);
+        // Saturating and bounded: the timeout comes from configuration.
+        policy.lease = policy
+            .lease
+            .max(http_timeout.saturating_mul(6))
+            .min(machine::MAX_SCHEDULE);
         Ok(Deliverer {
             ctx,
             http: HttpClient::new(http_timeout)?,
@@ -86,9 +90,8 @@ impl Deliverer {
     /// result is recorded, whoever takes over must ask UC (GET) before posting again.
     pub(crate) fn lease(&self, rec: &mut DeliveryRecord, now: chrono::DateTime<chrono::Utc>) {
         rec.in_flight = true;
-        rec.lease_until = Some(
-            now + chrono::Duration::from_std(self.policy.lease).unwrap_or(chrono::Duration::MAX),
-        );
+        // Saturating: no policy or clock value can make this panic.
+        rec.lease_until = Some(machine::later(now, self.policy.lease));
         rec.lease_owner = Some(self.instance.clone());
     }
 
