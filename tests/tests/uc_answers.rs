@@ -84,6 +84,7 @@ ucc_tests::store_tests!(
     a_huge_retry_after_counts_as_one_hour_and_nothing_panics,
     retry_after_values_are_honoured_up_to_one_hour,
     a_sweep_still_serves_the_next_record_after_a_huge_retry_after,
+    an_absurd_token_lifetime_from_entra_cannot_crash_delivery,
 );
 
 async fn a_302_on_the_invoice_post_is_pending_and_never_followed(store: Arc<dyn Store>) {
@@ -337,5 +338,23 @@ async fn a_sweep_still_serves_the_next_record_after_a_huge_retry_after(store: Ar
         vec!["POST 503", "GET 404", "POST 429", "POST 201"]
     );
     assert_eq!(env.standin.accepted_transactions().len(), 2, "each once");
+    assert_clean(&env);
+}
+
+async fn an_absurd_token_lifetime_from_entra_cannot_crash_delivery(store: Arc<dyn Store>) {
+    let env = Env::new(store.clone()).await;
+    // Not a token this Entra issued: UC answers 401 and the connector fetches a fresh one.
+    let body: serde_json::Value = serde_json::from_str(
+        r#"{"token_type":"Bearer","expires_in":18446744073709551615,"access_token":"not-issued"}"#,
+    )
+    .unwrap();
+    env.standin
+        .push_fault(Route::Token, Fault::Answer { status: 200, body });
+    let h = env
+        .send(&session("9670", COSTED_CUSTOMER, RFID, None))
+        .await;
+    assert_eq!(h.outcome, SessionOutcome::Delivered, "{h:?}");
+    assert_eq!(calls_for(&env, "9670"), vec!["POST 401", "POST 201"]);
+    assert_eq!(env.standin.token_requests(), 2);
     assert_clean(&env);
 }
