@@ -66,7 +66,7 @@ chaos:
 ## fuzz: each libFuzzer target for FUZZ_SECONDS (default 60); needs `cargo install cargo-fuzz`.
 ## The sanitizer flags are nightly-only; RUSTC_BOOTSTRAP lets the stable toolchain use them.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= contract_event session_event tariff azure_envelope lambda_event
+FUZZ_TARGETS ?= contract_event session_event tariff azure_envelope lambda_event uc_answer
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	cd fuzz && for t in $(FUZZ_TARGETS); do \

@@ -309,14 +309,8 @@ impl TenantConfig {
     }
 
     fn validate_uc(&self) -> Result<(), ConfigError> {
-        for (field, url) in [
-            ("uc.baseUrl", &self.uc.base_url),
-            ("uc.tokenUrl", &self.uc.token_url),
-        ] {
-            if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() < 10 {
-                return Err(err(field, format!("{url:?} is not an http(s) URL")));
-            }
-        }
+        check_endpoint("uc.baseUrl", &self.uc.base_url)?;
+        check_endpoint("uc.tokenUrl", &self.uc.token_url)?;
         if self.uc.client_id.trim().is_empty() {
             return Err(err("uc.clientId", "must not be empty"));
         }
@@ -368,6 +362,47 @@ impl TenantConfig {
 
     pub fn to_json_pretty(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}
+
+/// The loopback hosts that may be reached over plain `http://` (tests, the local stand-in).
+const LOOPBACK_HOSTS: &str = "127.0.0.1, localhost and [::1]";
+
+/// UC and Entra are called over TLS (SPEC §6): `https://`, or plain `http://` to a loopback
+/// host only. The URL is parsed, not prefix-matched: `http://localhost.evil.com` and
+/// `http://127.0.0.1@evil.com` name other hosts. Credentials in the URL are refused (they
+/// would end up in logs) and, as they may be a password, the URL is then not echoed.
+fn check_endpoint(field: &str, raw: &str) -> Result<(), ConfigError> {
+    let parsed =
+        url::Url::parse(raw).map_err(|e| err(field, format!("{raw:?} is not a URL: {e}")))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(err(
+            field,
+            "must not carry credentials (user:password@host); the secret belongs in uc.clientSecretRef",
+        ));
+    }
+    let Some(host) = parsed.host() else {
+        return Err(err(field, format!("{raw:?} has no host")));
+    };
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(&host) => Ok(()),
+        "http" => Err(err(
+            field,
+            format!(
+                "{raw:?} must use https:// (plain http:// only for the loopback hosts {LOOPBACK_HOSTS})"
+            ),
+        )),
+        _ => Err(err(field, format!("{raw:?} is not an https:// URL"))),
+    }
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        // Domains of http(s) URLs are lower-cased by the parser.
+        url::Host::Domain(d) => *d == "localhost",
+        url::Host::Ipv4(ip) => *ip == std::net::Ipv4Addr::LOCALHOST,
+        url::Host::Ipv6(ip) => *ip == std::net::Ipv6Addr::LOCALHOST,
     }
 }
 
@@ -512,6 +547,60 @@ mod tests {
             .field,
             "vatPercent"
         );
+    }
+
+    #[test]
+    fn uc_urls_must_be_https_except_on_loopback() {
+        for field in ["baseUrl", "tokenUrl"] {
+            let named = format!("uc.{field}");
+            for bad in [
+                "http://api.example.com",
+                "http://api.utilitycloud.app/se",
+                "http://localhost.evil.com",
+                "http://127.0.0.1@evil.com",
+                "http://127.0.0.1.evil.com/x",
+                "http://evil.com/127.0.0.1",
+                "http://[::2]:8080",
+                "http://127.0.0.2:80",
+                "https://",
+                "http://",
+                "http://localhost./x",
+                "https://user:pw@api.example.com",
+                "ftp://api.example.com",
+                "api.example.com",
+                "",
+            ] {
+                let e = refused(|v| v["uc"][field] = bad.into());
+                assert_eq!(e.field, named, "{bad:?} must be refused for {named}: {e}");
+            }
+            for good in [
+                "https://api.utilitycloud.app",
+                "https://api.utilitycloud.app/",
+                "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+                "HTTPS://API.UTILITYCLOUD.APP",
+                "http://127.0.0.1:41234",
+                "http://localhost:8080/t/oauth2/v2.0/token",
+                "http://[::1]:9",
+                "http://LOCALHOST",
+            ] {
+                let mut v = base();
+                v["uc"][field] = good.into();
+                let got = TenantConfig::from_value(&v).map(|_| ());
+                assert_eq!(got, Ok(()), "{good:?} must be accepted for {named}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_url_names_the_field_and_the_rule() {
+        let e = refused(|v| v["uc"]["baseUrl"] = "http://api.example.com".into());
+        assert_eq!(e.field, "uc.baseUrl");
+        assert!(e.message.contains("https"), "{e}");
+        let e = refused(|v| v["uc"]["tokenUrl"] = "http://localhost.evil.com/token".into());
+        assert_eq!(e.field, "uc.tokenUrl");
+        let e = refused(|v| v["uc"]["baseUrl"] = "https://ucc:hunter2@api.example.com".into());
+        assert_eq!(e.field, "uc.baseUrl");
+        assert!(!e.to_string().contains("hunter2"), "never echoed: {e}");
     }
 
     #[test]

@@ -43,3 +43,44 @@ fn every_seed_and_saved_crash_passes_its_fuzz_check() {
         }
     }
 }
+
+/// The `uc_answer` property on generated answers too, so it is exercised on stable Rust
+/// beyond the seeds even where cargo-fuzz is not installed.
+mod uc_answer_generated {
+    use proptest::prelude::*;
+
+    fn retry_after() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<u64>().prop_map(|n| n.to_string()),
+            "-?[0-9]{1,30}",
+            "[A-Za-z]{3}, [0-9]{2} [A-Za-z]{3} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT",
+            ".{0,40}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn holds(
+            status in prop_oneof![0u32..1000, any::<u32>()],
+            attempts in any::<u64>(),
+            jitter in any::<f64>(),
+            now in any::<i64>(),
+            flags in "[pitcb]{0,3}",
+            ra in proptest::option::of(retry_after()),
+            location in proptest::option::of(".{0,40}"),
+            body in ".{0,200}",
+        ) {
+            let mut input = format!("{status} {attempts} {jitter} {now} {flags}\n");
+            if let Some(ra) = ra {
+                input.push_str(&format!("Retry-After: {ra}\n"));
+            }
+            if let Some(l) = location {
+                input.push_str(&format!("Location: {l}\n"));
+            }
+            input.push('\n');
+            input.push_str(&body);
+            ucc_tests::fuzz_checks::uc_answer(input.as_bytes());
+        }
+    }
+}

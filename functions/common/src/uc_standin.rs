@@ -6,8 +6,9 @@
 //! (client-credentials tokens that expire, bearer checks, schema validation of every body,
 //! 409 on a second POST of an accepted id, credits that must reference a delivered
 //! transaction) and lets a test inject the failures the delivery state machine must survive:
-//! 5xx, 429 with `Retry-After`, accepted-but-timed-out posts, stalls, 401 windows and
-//! rotated secrets. Everything it saw is kept for assertions; secrets never are.
+//! 5xx, 429 with `Retry-After` (any raw header value), redirects, accepted-but-timed-out
+//! posts, stalls, 401 windows and rotated secrets. Everything it saw is kept for assertions;
+//! secrets never are.
 //!
 //! Used by the end-to-end tests and by `ucc run-scenario`.
 
@@ -39,6 +40,9 @@ pub const ENTRA_TENANT: &str = "ucc-standin-tenant";
 pub const TRANSACTION_PATH: &str = "/se/invoicelineimport/v1/transaction";
 pub const METER_VALUES_PATH: &str = "/v1/se/general-mv-adapter/CreateMeterValuesSeries";
 const TOKEN_SUFFIX: &str = "/oauth2/v2.0/token";
+/// Where [`Fault::Redirect`] points: any method answers 200 here, so a client that follows
+/// a redirect is seen (and would believe it succeeded). The original path is appended.
+pub const REDIRECT_TARGET_PATH: &str = "/ucc-standin/redirect-target";
 
 /// Schema keyword for "at most N decimal places", judged on the number's exact text.
 /// jsonschema's `multipleOf` divides in f64 and refuses e.g. 0.07 as a multiple of 0.01.
@@ -99,6 +103,16 @@ pub enum Fault {
     Status(u16),
     /// 429 with a `Retry-After` header.
     TooManyRequests { retry_after_secs: u64 },
+    /// This status with exactly this raw `Retry-After` value (e.g. `99999999999999`, `-5`,
+    /// `abc` or an HTTP-date), for what a broken or hostile UC might send.
+    RetryAfter { status: u16, value: String },
+    /// Answer exactly this status and JSON body (e.g. a token answer with an absurd
+    /// `expires_in`), without acting on the request.
+    Answer { status: u16, body: Value },
+    /// A redirect (301/302/303/307/308) whose `Location` is [`REDIRECT_TARGET_PATH`] on this
+    /// stand-in followed by the original path: a target that answers 200 to anything and
+    /// records that it was reached. Nothing is accepted on the original route.
+    Redirect(u16),
     /// Handle the request normally (a POST is accepted and stored), then hold the answer
     /// this long: the client times out not knowing that UC has the transaction.
     AcceptThenStall(Duration),
@@ -140,6 +154,7 @@ impl StandIn {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
+            addr,
             validators,
             inner: Mutex::new(Inner::new(config)),
             changed: tokio::sync::Notify::new(),
@@ -255,6 +270,20 @@ impl StandIn {
         self.shared.lock().requests.clone()
     }
 
+    /// Requests that reached the redirect target: each one is a client following a redirect.
+    pub fn redirect_target_hits(&self) -> Vec<RecordedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path.starts_with(REDIRECT_TARGET_PATH))
+            .collect()
+    }
+
+    /// Requests anywhere but the token route whose body carried the Entra client secret
+    /// (raw or form-encoded): each one is the secret sent where it does not belong.
+    pub fn secret_sent_elsewhere(&self) -> usize {
+        self.shared.lock().secret_elsewhere
+    }
+
     pub fn push_fault(&self, route: Route, fault: Fault) {
         self.shared
             .lock()
@@ -327,6 +356,7 @@ impl Drop for StandIn {
 }
 
 struct Shared {
+    addr: SocketAddr,
     validators: Validators,
     inner: Mutex<Inner>,
     /// Fired whenever a request is recorded or its answer sent, so tests wait on events.
@@ -359,6 +389,7 @@ struct Inner {
     violations: Vec<String>,
     token_requests: usize,
     requests: Vec<RecordedRequest>,
+    secret_elsewhere: usize,
 }
 
 impl Inner {
@@ -381,6 +412,7 @@ impl Inner {
             violations: Vec::new(),
             token_requests: 0,
             requests: Vec::new(),
+            secret_elsewhere: 0,
         }
     }
 }
@@ -438,7 +470,8 @@ fn route(method: &Method, path: &str) -> Result<Call, StatusCode> {
 struct Answer {
     status: StatusCode,
     body: Value,
-    retry_after: Option<u64>,
+    retry_after: Option<HeaderValue>,
+    location: Option<HeaderValue>,
     www_authenticate: bool,
     delay: Option<Duration>,
 }
@@ -449,6 +482,7 @@ impl Answer {
             status,
             body,
             retry_after: None,
+            location: None,
             www_authenticate: false,
             delay: None,
         }
@@ -459,8 +493,11 @@ impl IntoResponse for Answer {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(self.body)).into_response();
         let headers = response.headers_mut();
-        if let Some(secs) = self.retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        if let Some(value) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, value);
+        }
+        if let Some(value) = self.location {
+            headers.insert(header::LOCATION, value);
         }
         if self.www_authenticate {
             headers.insert(
@@ -497,7 +534,13 @@ async fn serve_one(
 ) -> Response {
     let path = uri.path().to_owned();
     let bearer = bearer_token(&headers);
-    let call = route(&method, &path);
+    let redirected = path.starts_with(REDIRECT_TARGET_PATH);
+    // The target's path ends in the original one: it must not be routed as that.
+    let call = if redirected {
+        Err(StatusCode::NOT_FOUND)
+    } else {
+        route(&method, &path)
+    };
     let parsed: Option<Value> = match call {
         Ok(Call::PostTransaction | Call::PostMeterValues) => serde_json::from_slice(&body).ok(),
         _ => None,
@@ -508,13 +551,18 @@ async fn serve_one(
         Ok(Call::GetTransaction(id)) => Some(id.clone()),
         _ => None,
     };
-    let recorded_body = match call {
-        Ok(Call::Token) => redact_form(&body),
-        _ => String::from_utf8_lossy(&body).into_owned(),
+    // A client following a redirect may send the token form anywhere: never keep a secret.
+    let recorded_body = if redirected || matches!(call, Ok(Call::Token)) {
+        redact_form(&body)
+    } else {
+        String::from_utf8_lossy(&body).into_owned()
     };
 
     let (index, answer) = {
         let mut inner = shared.lock();
+        if !matches!(call, Ok(Call::Token)) && carries_secret(&body, &inner.client_secret) {
+            inner.secret_elsewhere += 1;
+        }
         inner.requests.push(RecordedRequest {
             method: method.to_string(),
             path: path.clone(),
@@ -530,6 +578,10 @@ async fn serve_one(
             *inner.attempts.entry(id.clone()).or_default() += 1;
         }
         let answer = match call {
+            _ if redirected => Answer::new(
+                StatusCode::OK,
+                json!({"redirected": true, "message": "a redirect was followed to this target"}),
+            ),
             Err(status) => Answer::new(
                 status,
                 json!({
@@ -540,9 +592,13 @@ async fn serve_one(
             Ok(call) => decide(
                 &shared.validators,
                 &mut inner,
-                &call,
-                bearer.as_deref(),
-                &body,
+                &Request {
+                    call: &call,
+                    path: &path,
+                    host: shared.addr,
+                    bearer: bearer.as_deref(),
+                    body: &body,
+                },
                 parsed,
             ),
         };
@@ -560,14 +616,25 @@ async fn serve_one(
     answer.into_response()
 }
 
+/// What [`decide`] needs to know about one request.
+struct Request<'a> {
+    call: &'a Call,
+    path: &'a str,
+    /// This stand-in's address, for the `Location` of a redirect.
+    host: SocketAddr,
+    bearer: Option<&'a str>,
+    body: &'a [u8],
+}
+
 fn decide(
     validators: &Validators,
     inner: &mut Inner,
-    call: &Call,
-    bearer: Option<&str>,
-    body: &[u8],
+    req: &Request<'_>,
     parsed: Option<Value>,
 ) -> Answer {
+    let Request {
+        call, bearer, body, ..
+    } = *req;
     if let Call::Token = call {
         inner.token_requests += 1;
     } else {
@@ -597,7 +664,30 @@ fn decide(
                 StatusCode::TOO_MANY_REQUESTS,
                 json!({"error": "too_many_requests", "message": "rate limit exceeded"}),
             );
-            a.retry_after = Some(retry_after_secs);
+            a.retry_after = Some(HeaderValue::from(retry_after_secs));
+            return a;
+        }
+        Some(Fault::RetryAfter { status, value }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
+            let mut a = Answer::new(status, injected_error(route, status));
+            a.retry_after = HeaderValue::from_str(&value).ok();
+            return a;
+        }
+        Some(Fault::Answer { status, body }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            return Answer::new(status, body);
+        }
+        Some(Fault::Redirect(code)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::FOUND);
+            let mut a = Answer::new(
+                status,
+                json!({"error": "moved", "message": "fault injected by the stand-in: redirect"}),
+            );
+            a.location = HeaderValue::from_str(&format!(
+                "http://{}{REDIRECT_TARGET_PATH}{}",
+                req.host, req.path
+            ))
+            .ok();
             return a;
         }
         Some(Fault::Stall(d)) => {
@@ -1125,6 +1215,15 @@ fn redact_form(body: &[u8]) -> String {
         })
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// Whether a body carries `secret`, as raw text or as a form value.
+fn carries_secret(body: &[u8], secret: &str) -> bool {
+    if secret.is_empty() {
+        return false;
+    }
+    String::from_utf8_lossy(body).contains(secret)
+        || parse_form(body).iter().any(|(_, v)| v.contains(secret))
 }
 
 fn percent_decode(s: &str, plus_is_space: bool) -> String {

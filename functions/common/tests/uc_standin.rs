@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use ucc_functions::uc_standin::{
-    Fault, Route, StandIn, StandInConfig, METER_VALUES_PATH, TRANSACTION_PATH,
+    Fault, Route, StandIn, StandInConfig, METER_VALUES_PATH, REDIRECT_TARGET_PATH, TRANSACTION_PATH,
 };
 use ucc_shared::delivery::meter_series::{build_meter_series, Resolution};
 use ucc_shared::session::{MeterValue, SessionCompleted};
@@ -541,6 +541,83 @@ async fn status_and_429_faults_are_one_shot_and_in_order() {
     assert_eq!(s.pending_faults(Route::PostTransaction), 0);
     // An injected 400 is not a schema violation.
     assert!(s.schema_violations().is_empty());
+}
+
+#[tokio::test]
+async fn raw_retry_after_and_redirect_faults() {
+    let s = start().await;
+    let http = client();
+    let bearer = token(&s, &http).await;
+    s.push_fault(
+        Route::PostTransaction,
+        Fault::RetryAfter {
+            status: 429,
+            value: "99999999999999".into(),
+        },
+    );
+    s.push_fault(
+        Route::GetTransaction,
+        Fault::RetryAfter {
+            status: 503,
+            value: "Sun, 06 Nov 1994 08:49:37 GMT".into(),
+        },
+    );
+    let resp = http
+        .post(format!("{}{TRANSACTION_PATH}", s.base_url()))
+        .bearer_auth(&bearer)
+        .json(&example("43"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(resp.headers()["retry-after"], "99999999999999");
+    let resp = http
+        .get(format!("{}{TRANSACTION_PATH}/43", s.base_url()))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        resp.headers()["retry-after"],
+        "Sun, 06 Nov 1994 08:49:37 GMT"
+    );
+
+    // A redirect names a target on the stand-in that answers 200 to whoever follows it.
+    let no_follow = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    s.push_fault(Route::PostTransaction, Fault::Redirect(302));
+    let resp = no_follow
+        .post(format!("{}{TRANSACTION_PATH}", s.base_url()))
+        .bearer_auth(&bearer)
+        .json(&example("43"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let location = resp.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        location,
+        format!("{}{REDIRECT_TARGET_PATH}{TRANSACTION_PATH}", s.base_url())
+    );
+    assert!(s.redirect_target_hits().is_empty());
+    // A client that follows a 307 re-sends the token form, secret included, to the target.
+    s.push_fault(Route::Token, Fault::Redirect(307));
+    let resp = token_with(&s, &http, "ucc-standin-secret").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let hits = s.redirect_target_hits();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].method, "POST");
+    assert!(
+        !hits[0].body.contains("ucc-standin-secret"),
+        "kept redacted: {}",
+        hits[0].body
+    );
+    assert_eq!(s.secret_sent_elsewhere(), 1);
+    assert!(s.accepted_transactions().is_empty());
+    assert_eq!(s.pending_faults(Route::Token), 0);
 }
 
 #[tokio::test]

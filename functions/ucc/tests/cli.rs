@@ -182,6 +182,31 @@ fn tenant_put_refuses_gross_prices_with_a_component_vat_naming_the_field() {
 }
 
 #[test]
+fn tenant_put_refuses_plain_http_to_a_non_loopback_host_naming_uc_base_url() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("plain-http.json");
+    let mut cfg: Value = serde_json::from_slice(
+        &std::fs::read(scenario_dir().join("tenants/nordlys.json")).expect("read"),
+    )
+    .expect("json");
+    cfg["uc"]["baseUrl"] = json!("http://api.example.com");
+    std::fs::write(&file, cfg.to_string()).expect("write");
+    let o = ucc(
+        &dir.path().join("state"),
+        &["tenant", "put", file.to_str().unwrap_or_default()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("uc.baseUrl"), "{err}");
+    let list = stdout_json(&ucc(
+        &dir.path().join("state"),
+        &["tenant", "list", "--json"],
+    ));
+    assert_eq!(list, json!([]), "nothing was stored");
+}
+
+#[test]
 fn tenant_put_get_list_round_trip() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = dir.path().join("state");

@@ -1,5 +1,9 @@
 //! The delivery state machine (SPEC §6 table), pure: the result of one attempt in, the
 //! record's next state out. I/O lives in `attempt.rs`.
+//!
+//! Total: no attempt result, policy, jitter or clock value can make it panic (UC's answers
+//! feed it, and in release a panic aborts the process with every in-flight invocation).
+//! Delays are bounded and time arithmetic saturates.
 
 use std::time::Duration;
 
@@ -7,6 +11,11 @@ use chrono::{DateTime, Utc};
 
 use super::record::{DeliveryRecord, DeliveryState};
 pub use super::status::BlockSource;
+use crate::uc::client::MAX_RETRY_AFTER;
+
+/// No delay or lease this module computes exceeds this, whatever the policy says: a record
+/// scheduled further out is a bug or a hostile value, not a plan.
+pub const MAX_SCHEDULE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// What one attempt established.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +62,9 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// Exponential backoff with jitter (half fixed, half random) so that a UC outage does
-    /// not end in every instance retrying in the same second; Retry-After is a floor.
+    /// not end in every instance retrying in the same second; Retry-After is a floor, itself
+    /// at most [`MAX_RETRY_AFTER`] (SPEC §6). Never more than `max` + an hour, nor more than
+    /// [`MAX_SCHEDULE`]; `jitter` outside 0..=1 (or NaN) is clamped.
     pub fn delay(&self, attempts: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
         let exp = self
             .base
@@ -61,17 +72,30 @@ impl RetryPolicy {
                 1u32.checked_shl(attempts.saturating_sub(1).min(20))
                     .unwrap_or(u32::MAX),
             )
-            .min(self.max);
-        let jittered = exp.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0));
+            .min(self.max)
+            .min(MAX_SCHEDULE);
+        let jitter = if jitter.is_nan() {
+            1.0
+        } else {
+            jitter.clamp(0.0, 1.0)
+        };
+        // Bounded above by `exp` (≤ a week), so the float product is exact enough and finite.
+        let jittered = Duration::try_from_secs_f64(exp.as_secs_f64() * (0.5 + 0.5 * jitter))
+            .map_or(exp, |d| d.min(exp));
         match retry_after {
-            Some(ra) => jittered.max(ra),
+            Some(ra) => jittered.max(ra.min(MAX_RETRY_AFTER)),
             None => jittered,
         }
     }
 }
 
-fn chrono(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+/// `now + d`, saturating: `d` is capped at [`MAX_SCHEDULE`], and a sum past the calendar's
+/// end is its last instant.
+pub fn later(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d.min(MAX_SCHEDULE))
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// Applies an attempt's result. `posted`: whether this attempt sent a POST at all (if it did
@@ -122,18 +146,18 @@ pub fn apply(
             status,
             error,
         } => {
-            rec.attempts += 1;
+            rec.attempts = rec.attempts.saturating_add(1);
             rec.in_flight = if posted { *ambiguous } else { prior_in_flight };
             rec.waiting_for_auth = false;
             rec.next_attempt_at =
-                Some(now + chrono(policy.delay(rec.attempts, *retry_after, jitter)));
+                Some(later(now, policy.delay(rec.attempts, *retry_after, jitter)));
             rec.last_status = *status;
             rec.last_result = Some(error.clone());
         }
         AttemptResult::AuthBlocked { error, .. } => {
             rec.in_flight = if posted { true } else { prior_in_flight };
             rec.waiting_for_auth = true;
-            rec.next_attempt_at = Some(now + chrono(policy.auth_probe));
+            rec.next_attempt_at = Some(later(now, policy.auth_probe));
             rec.last_result = Some(error.clone());
         }
     }
@@ -226,5 +250,106 @@ mod tests {
             p.delay(3, Some(Duration::from_secs(1)), 1.0),
             Duration::from_secs(120)
         );
+    }
+
+    #[test]
+    fn retry_after_is_a_floor_of_at_most_an_hour() {
+        let p = RetryPolicy::default();
+        for ra in [
+            Duration::from_secs(3601),
+            Duration::from_secs(99_999_999_999_999),
+            Duration::MAX,
+        ] {
+            assert_eq!(p.delay(1, Some(ra), 0.5), MAX_RETRY_AFTER, "{ra:?}");
+        }
+    }
+
+    #[test]
+    fn no_policy_jitter_or_count_can_panic_or_schedule_past_a_week() {
+        let policies = [
+            RetryPolicy::default(),
+            RetryPolicy {
+                base: Duration::MAX,
+                max: Duration::MAX,
+                lease: Duration::MAX,
+                auth_probe: Duration::MAX,
+            },
+            RetryPolicy {
+                base: Duration::ZERO,
+                max: Duration::ZERO,
+                lease: Duration::ZERO,
+                auth_probe: Duration::ZERO,
+            },
+        ];
+        for p in policies {
+            for attempts in [0, 1, 2, 21, 32, u32::MAX] {
+                for jitter in [
+                    f64::NAN,
+                    f64::INFINITY,
+                    f64::NEG_INFINITY,
+                    -1.0,
+                    0.0,
+                    1.0,
+                    2.0,
+                ] {
+                    for ra in [None, Some(Duration::ZERO), Some(Duration::MAX)] {
+                        let d = p.delay(attempts, ra, jitter);
+                        assert!(d <= MAX_SCHEDULE, "{p:?} {attempts} {jitter} {ra:?}: {d:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn time_arithmetic_saturates() {
+        let max = DateTime::<Utc>::MAX_UTC;
+        assert_eq!(later(max, Duration::from_secs(3600)), max);
+        assert_eq!(later(max, Duration::MAX), max);
+        let t = DateTime::<Utc>::MIN_UTC;
+        assert_eq!(later(t, Duration::MAX), t + chrono::Duration::days(7));
+    }
+
+    #[test]
+    fn apply_survives_extreme_inputs() {
+        let gln = crate::gln::Gln::parse("7080010002488").unwrap_or_else(|e| panic!("{e}"));
+        let policy = RetryPolicy {
+            base: Duration::MAX,
+            max: Duration::MAX,
+            lease: Duration::MAX,
+            auth_probe: Duration::MAX,
+        };
+        for now in [
+            DateTime::<Utc>::MAX_UTC,
+            DateTime::<Utc>::MIN_UTC,
+            Utc::now(),
+        ] {
+            let mut rec = DeliveryRecord::new_pending(
+                gln.clone(),
+                "1".into(),
+                super::super::record::PayloadKind::InvoiceLine,
+                serde_json::Value::Null,
+                "707057500012345678".into(),
+                now,
+            );
+            rec.attempts = u32::MAX;
+            for result in [
+                AttemptResult::Retry {
+                    ambiguous: true,
+                    retry_after: Some(Duration::MAX),
+                    status: Some(429),
+                    error: String::new(),
+                },
+                AttemptResult::AuthBlocked {
+                    error: String::new(),
+                    source: BlockSource::Uc,
+                },
+            ] {
+                apply(&mut rec, &result, true, false, now, &policy, f64::NAN);
+                let next = rec.next_attempt_at.unwrap_or(now);
+                assert!(next >= now && next <= later(now, MAX_SCHEDULE));
+                assert_eq!(rec.attempts, u32::MAX);
+            }
+        }
     }
 }

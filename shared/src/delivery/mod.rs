@@ -68,9 +68,12 @@ impl Deliverer {
         let _ = getrandom::fill(&mut id);
         let mut policy = RetryPolicy::default();
         // A lease must outlive the slowest attempt, or a second instance could take over a
-        // record whose POST is still on its way.
+        // record whose POST is still on its way. Saturating and bounded: the timeout comes
+        // from configuration.
         let max_attempt = http_timeout.saturating_mul(MAX_CALLS_PER_ATTEMPT);
-        policy.lease = max_attempt.saturating_add(LEASE_MARGIN);
+        policy.lease = max_attempt
+            .saturating_add(LEASE_MARGIN)
+            .min(machine::MAX_SCHEDULE);
         Ok(Deliverer {
             ctx,
             http: HttpClient::new(http_timeout)?,
@@ -121,9 +124,8 @@ impl Deliverer {
     /// result is recorded, whoever takes over must ask UC (GET) before posting again.
     pub(crate) fn lease(&self, rec: &mut DeliveryRecord, now: chrono::DateTime<chrono::Utc>) {
         rec.in_flight = true;
-        rec.lease_until = Some(
-            now + chrono::Duration::from_std(self.policy.lease).unwrap_or(chrono::Duration::MAX),
-        );
+        // Saturating: no policy or clock value can make this panic.
+        rec.lease_until = Some(machine::later(now, self.policy.lease));
         rec.lease_owner = Some(self.instance.clone());
     }
 

@@ -20,6 +20,10 @@ use crate::tenant::TenantConfig;
 
 /// Tokens are refreshed this long before Entra says they expire.
 pub const EXPIRY_MARGIN: Duration = Duration::from_secs(120);
+/// A token is cached at least this long (when Entra grants less than the margin) ...
+pub const MIN_TOKEN_CACHE: Duration = Duration::from_secs(5);
+/// ... and at most this long, whatever `expires_in` says (Entra's are about an hour).
+pub const MAX_TOKEN_CACHE: Duration = Duration::from_secs(24 * 3600);
 
 /// A bearer token. `Debug` is redacted; it is never logged or stored.
 #[derive(Clone)]
@@ -48,9 +52,69 @@ pub enum TokenError {
     },
     #[error("{0}")]
     Secret(#[from] SecretError),
-    /// Timeout, 5xx, 429, network: try again later.
+    /// Timeout, 3xx (never followed), 5xx, 429, network: try again later.
     #[error("token request failed: {0}")]
     Transient(String),
+}
+
+/// A token Entra issued and how long to reuse it: its lifetime minus [`EXPIRY_MARGIN`],
+/// within [`MIN_TOKEN_CACHE`]..=[`MAX_TOKEN_CACHE`].
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub token: AccessToken,
+    pub valid_for: Duration,
+}
+
+/// Entra's answer to a token request (SPEC §6), pure: a token only from a 2xx carrying a
+/// non-empty `access_token`; 400/401 refuse the credential; anything else (3xx, 429, 5xx, a
+/// 2xx without a token) is transient. Never panics, whatever the body.
+pub fn parse_token_answer(status: u16, body: &str) -> Result<Issued, TokenError> {
+    match status {
+        200..=299 => match serde_json::from_str::<TokenResponse>(body) {
+            Ok(t) if !t.access_token.is_empty() => {
+                let lifetime = t
+                    .expires_in
+                    .as_ref()
+                    .and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()))
+                    .unwrap_or(300);
+                let valid_for = Duration::from_secs(lifetime)
+                    .saturating_sub(EXPIRY_MARGIN)
+                    .clamp(MIN_TOKEN_CACHE, MAX_TOKEN_CACHE);
+                Ok(Issued {
+                    token: AccessToken(t.access_token),
+                    valid_for,
+                })
+            }
+            _ => Err(TokenError::Transient(
+                "Entra answered 2xx without an access token".into(),
+            )),
+        },
+        400 | 401 => {
+            let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+            Err(TokenError::Rejected {
+                status,
+                error: v["error"]
+                    .as_str()
+                    .unwrap_or("unknown")
+                    .chars()
+                    .take(100)
+                    .collect(),
+                description: v["error_description"]
+                    .as_str()
+                    .unwrap_or("")
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .take(300)
+                    .collect(),
+            })
+        }
+        _ => Err(TokenError::Transient(format!(
+            "HTTP {status}: {}",
+            body.chars().take(300).collect::<String>()
+        ))),
+    }
 }
 
 /// One token request as it should appear in the request log (secrets redacted).
@@ -129,41 +193,15 @@ impl TokenSource {
             duration,
         };
         let outcome = match &result {
-            CallResult::Answered { status, body, .. } if (200..300).contains(status) => {
-                match serde_json::from_str::<TokenResponse>(body) {
-                    Ok(t) if !t.access_token.is_empty() => {
-                        let lifetime = t
-                            .expires_in
-                            .as_ref()
-                            .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
-                            .unwrap_or(300);
-                        let valid = Duration::from_secs(lifetime).saturating_sub(EXPIRY_MARGIN);
-                        let token = AccessToken(t.access_token);
-                        *guard = Some(Cached {
-                            token: token.clone(),
-                            valid_until: Instant::now() + valid.max(Duration::from_secs(5)),
-                        });
-                        Ok(token)
-                    }
-                    _ => Err(TokenError::Transient(
-                        "Entra answered 2xx without an access token".into(),
-                    )),
-                }
-            }
-            CallResult::Answered { status, body, .. } if matches!(status, 400 | 401) => {
-                let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
-                Err(TokenError::Rejected {
-                    status: *status,
-                    error: v["error"].as_str().unwrap_or("unknown").to_owned(),
-                    description: v["error_description"]
-                        .as_str()
-                        .unwrap_or("")
-                        .lines()
-                        .next()
-                        .unwrap_or("")
-                        .chars()
-                        .take(300)
-                        .collect(),
+            CallResult::Answered { status, body, .. } => {
+                parse_token_answer(*status, body).map(|issued| {
+                    let now = Instant::now();
+                    *guard = Some(Cached {
+                        token: issued.token.clone(),
+                        // Capped above, so this cannot overflow; if it did, do not cache.
+                        valid_until: now.checked_add(issued.valid_for).unwrap_or(now),
+                    });
+                    issued.token
                 })
             }
             other => Err(TokenError::Transient(other.describe())),
@@ -204,6 +242,51 @@ mod tests {
         assert!(!logged.contains("eyJ0"));
         assert!(logged.contains(REDACTED));
         assert!(logged.contains("3599"));
+    }
+
+    #[test]
+    fn token_answers_are_parsed_without_trusting_them() {
+        let ok = parse_token_answer(
+            200,
+            r#"{"token_type":"Bearer","expires_in":3599,"access_token":"abc"}"#,
+        );
+        let ok = ok.map(|i| (i.token.bearer().to_owned(), i.valid_for));
+        assert_eq!(
+            ok.ok(),
+            Some(("abc".to_owned(), Duration::from_secs(3599 - 120)))
+        );
+        // Absurd lifetimes are bounded both ways (an Instant + u64::MAX s would panic).
+        for (expires_in, valid_for) in [
+            ("18446744073709551615", MAX_TOKEN_CACHE),
+            ("\"99999999999999999999\"", Duration::from_secs(300 - 120)),
+            ("0", MIN_TOKEN_CACHE),
+            ("-1", Duration::from_secs(300 - 120)),
+            ("\" 7200 \"", Duration::from_secs(7200 - 120)),
+        ] {
+            let body = format!(r#"{{"access_token":"abc","expires_in":{expires_in}}}"#);
+            let got = parse_token_answer(200, &body).map(|i| i.valid_for);
+            assert_eq!(got.ok(), Some(valid_for), "{expires_in}");
+        }
+        // A token only ever comes from a 2xx.
+        let body = r#"{"access_token":"abc","expires_in":3599}"#;
+        for status in [
+            100, 204, 301, 302, 307, 308, 400, 401, 403, 429, 500, 503, 999,
+        ] {
+            let got = parse_token_answer(status, body);
+            assert_eq!(got.is_ok(), (200..300).contains(&status), "{status}");
+        }
+        assert!(matches!(
+            parse_token_answer(307, body),
+            Err(TokenError::Transient(_))
+        ));
+        assert!(matches!(
+            parse_token_answer(401, "not json"),
+            Err(TokenError::Rejected { status: 401, .. })
+        ));
+        assert!(matches!(
+            parse_token_answer(200, r#"{"access_token":""}"#),
+            Err(TokenError::Transient(_))
+        ));
     }
 
     #[test]
