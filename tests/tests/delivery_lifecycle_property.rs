@@ -33,7 +33,7 @@ use ucc_tests::delivery_env::*;
 use ucc_tests::fixtures::NORDLYS;
 use ucc_tests::property::Backend;
 
-const SESSIONS: usize = 4;
+const SESSIONS: usize = 3;
 /// The client's timeout in this test; a lost answer is held longer than that.
 const TIMEOUT: Duration = Duration::from_millis(300);
 
@@ -60,12 +60,33 @@ impl Answer {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Send { session: usize, instance: usize },
-    Credit { session: usize, latest: bool },
-    Correct { session: usize, latest: bool },
-    Sweep { advance_secs: u64, instance: usize },
-    Redrive { session: usize },
-    Answer { route: usize, answer: Answer },
+    Send {
+        session: usize,
+        instance: usize,
+    },
+    /// A credit (or correction) of the session's original or latest line; `answer` is what
+    /// UC does with the next POST, which is usually the credit's.
+    Credit {
+        session: usize,
+        latest: bool,
+        answer: Answer,
+    },
+    Correct {
+        session: usize,
+        latest: bool,
+        answer: Answer,
+    },
+    Sweep {
+        advance_secs: u64,
+        instance: usize,
+    },
+    Redrive {
+        session: usize,
+    },
+    Answer {
+        route: usize,
+        answer: Answer,
+    },
     Unauthorized(bool),
     BadSecret(bool),
 }
@@ -84,8 +105,10 @@ fn op() -> impl Strategy<Value = Op> {
     let s = 0..SESSIONS;
     prop_oneof![
         4 => (s.clone(), 0..2usize).prop_map(|(session, instance)| Op::Send { session, instance }),
-        2 => (s.clone(), any::<bool>()).prop_map(|(session, latest)| Op::Credit { session, latest }),
-        2 => (s.clone(), any::<bool>()).prop_map(|(session, latest)| Op::Correct { session, latest }),
+        2 => (s.clone(), any::<bool>(), answer())
+            .prop_map(|(session, latest, answer)| Op::Credit { session, latest, answer }),
+        3 => (s.clone(), any::<bool>(), answer())
+            .prop_map(|(session, latest, answer)| Op::Correct { session, latest, answer }),
         3 => (prop_oneof![0u64..5, 0u64..7200], 0..2usize)
             .prop_map(|(advance_secs, instance)| Op::Sweep { advance_secs, instance }),
         1 => s.prop_map(|session| Op::Redrive { session }),
@@ -236,7 +259,18 @@ async fn run(store: Arc<dyn Store>, ops: Vec<Op>) -> Result<(), String> {
                         .push((tx(*session), false));
                 }
             }
-            Op::Credit { session, latest } | Op::Correct { session, latest } => {
+            Op::Credit {
+                session,
+                latest,
+                answer,
+            }
+            | Op::Correct {
+                session,
+                latest,
+                answer,
+            } => {
+                env.standin
+                    .push_fault(Route::PostTransaction, answer.fault());
                 let target = model.target(*session, *latest);
                 let corrected = matches!(op, Op::Correct { .. });
                 let uc_had_it = env.standin.transaction(&target).is_some();
@@ -343,7 +377,7 @@ fn session_json(i: usize) -> Value {
 #[test]
 fn uc_holds_exactly_what_the_model_says_embedded() {
     ucc_tests::property::run(
-        32,
+        48,
         Backend::Embedded,
         prop::collection::vec(op(), 4..40),
         run,
@@ -353,7 +387,7 @@ fn uc_holds_exactly_what_the_model_says_embedded() {
 #[test]
 fn uc_holds_exactly_what_the_model_says_dynamodb() {
     ucc_tests::property::run(
-        10,
+        16,
         Backend::DynamoDb,
         prop::collection::vec(op(), 4..40),
         run,
