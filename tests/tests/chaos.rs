@@ -28,8 +28,8 @@ use serde_json::{json, Value};
 use tokio::sync::{Mutex, Notify};
 use ucc_functions::uc_standin::{Fault, Route};
 use ucc_shared::contract::{self, InboundMessage};
-use ucc_shared::delivery::intake;
 use ucc_shared::delivery::record::{DeliveryRecord, DeliveryState, TRANSACTIONS};
+use ucc_shared::delivery::{credit, intake, redrive};
 use ucc_shared::gln::Gln;
 use ucc_shared::store::{query_all, Query, SkRange, Store};
 use ucc_tests::delivery_env::*;
@@ -412,6 +412,7 @@ async fn run(store: Arc<dyn Store>, seed: u64, outage: Option<Arc<Outage>>) {
     if outage.is_some() {
         assert!(failed > 0, "the store crash was noticed by a handler");
     }
+    let corrected = corrections_under_faults(&env, &store, &planned, &mut rng).await;
     let store_name = if outage.is_some() {
         "DynamoDB Local, crashed and restarted"
     } else {
@@ -419,11 +420,106 @@ async fn run(store: Arc<dyn Store>, seed: u64, outage: Option<Arc<Outage>>) {
     };
     // One line per run, read by scripts/bench-report.py for BENCHMARKS.md.
     println!(
-        "chaos summary | {store_name} | {aps} | {sessions} ({total} deliveries) | {} | {} | {sweeps} | {failed} | {:.0} s | passed",
+        "chaos summary | {store_name} | {aps} | {sessions} ({total} deliveries) + {corrected} corrections | {} | {} | {sweeps} | {failed} | {:.0} s | passed",
         env.standin.requests().len(),
         env.standin.token_requests(),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// Corrections while UC rejects, refuses for now or loses the answer to their credits: a
+/// tenth of the costed sessions (at least 5) are corrected; an operator re-drives what was
+/// rejected or held; the timer settles the rest. Every correction's re-priced line must
+/// reach UC after its credit and never twice, and each credit must reverse its line exactly.
+async fn corrections_under_faults(
+    env: &Env,
+    store: &Arc<dyn Store>,
+    planned: &[Planned],
+    rng: &mut Rng,
+) -> usize {
+    let costed: Vec<&Planned> = planned.iter().filter(|p| p.tenant == 0).collect();
+    let n = (costed.len() / 10).max(5).min(costed.len());
+    for p in costed.iter().take(n) {
+        let fault = match rng.below(5) {
+            0 => Fault::Status(400),
+            1 => Fault::Status(503),
+            2 => Fault::AcceptThenStall(Duration::from_millis(1500)),
+            3 => Fault::TooManyRequests {
+                retry_after_secs: 30,
+            },
+            _ => Fault::Pass,
+        };
+        env.standin.push_fault(Route::PostTransaction, fault);
+        credit::correct(&env.d, None, &p.tx, None)
+            .await
+            .unwrap_or_else(|e| panic!("correct {}: {e}", p.tx));
+    }
+    let gln = Gln::parse(NORDLYS).unwrap();
+    for round in 0.. {
+        let q = Query {
+            pk: ucc_shared::keys::tenant(&gln, TRANSACTIONS),
+            range: SkRange::Between(" ".into(), "\u{10FFFF}".into()),
+            descending: false,
+            limit: 500,
+            cursor: None,
+        };
+        let open: Vec<DeliveryRecord> = query_all(store.as_ref(), q)
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| DeliveryRecord::from_item(i).unwrap())
+            .filter(|r| r.state != DeliveryState::Delivered)
+            .collect();
+        if open.is_empty() {
+            break;
+        }
+        assert!(round < 20, "corrections did not settle: {open:?}");
+        // The operator re-drives rejected credits; that releases their held corrections.
+        for r in open.iter().filter(|r| r.state == DeliveryState::Rejected) {
+            let (rec, v) = credit::find(&env.d, None, &r.transaction_id).await.unwrap();
+            redrive::redrive(&env.d, rec, v).await.unwrap();
+        }
+        env.sweep_after(Duration::from_secs(3600)).await;
+    }
+    let accepted = env.standin.accepted_transactions();
+    let at = |id: &str| {
+        let found: Vec<usize> = accepted
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t["transactionId"] == id)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(found.len(), 1, "UC holds {id} {} times", found.len());
+        found[0]
+    };
+    let amount = |i: usize, k: &str| accepted[i][k].to_string().parse::<Decimal>().unwrap();
+    for p in costed.iter().take(n) {
+        let (line, c, r) = (
+            at(&p.tx),
+            at(&format!("{}-C1", p.tx)),
+            at(&format!("{}-R1", p.tx)),
+        );
+        assert!(
+            line < c && c < r,
+            "{}: line, credit, correction in that order",
+            p.tx
+        );
+        for k in [
+            "totalCostInclVat",
+            "totalCostExclVat",
+            "totalVat",
+            "fullConsumptionKWh",
+        ] {
+            assert_eq!(amount(c, k), -amount(line, k), "{}-C1 {k}", p.tx);
+            assert_eq!(amount(r, k), amount(line, k), "{}-R1 {k}", p.tx);
+        }
+        assert_eq!(
+            accepted[r]["transactionOwnerId"], accepted[line]["transactionOwnerId"],
+            "{}-R1 bills the original household",
+            p.tx
+        );
+    }
+    n
 }
 
 /// Every (endpoint, response code, response body) in a tenant's logs, all pages.
