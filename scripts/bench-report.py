@@ -340,7 +340,11 @@ def chaos_section(dir_):
     w("the sessions and restarted once every worker has failed on it. It asserts one")
     w("accepted delivery per session, amounts equal to an independent recomputation, exact")
     w("meter sums, nothing pending, parked or rejected, no invoice line POSTed after UC")
-    w("accepted it, and every fault visible in the logs.")
+    w("accepted it, and every fault visible in the logs. Then a tenth of the costed sessions")
+    w("are corrected while UC rejects (400), refuses for now (503, 429) or loses the answer")
+    w("to their credits; an operator re-drives the rejected credits; it asserts every")
+    w("re-priced line reached UC after its credit and once, each credit reverses its line")
+    w("exactly, and the correction bills the original household.")
     w()
     log = dir_ / "chaos.log"
     rows = []
@@ -359,10 +363,20 @@ def chaos_section(dir_):
         w("Run `make chaos` (full size) or `make soak` (10×) to record its figures here.")
     w()
     w("A failed invocation's message goes back to the queue, as SQS or Service Bus")
-    w("redeliver; the run fails if one is redelivered 200 times. Mutation check: disable")
-    w("the GET before a re-POST (`shared/src/delivery/attempt.rs`, `if verify_first &&")
-    w("can_get` → `if false && …`) and both variants fail with 13 invoice lines POSTed")
-    w("after UC had accepted them.")
+    w("redeliver; the run fails if one is redelivered 200 times.")
+    w()
+    w("Mutation checks (each made by hand, run with `scripts/with-dynamodb-local.sh cargo test")
+    w("-p ucc-tests --test chaos --test delivery_lifecycle_property`, then reverted):")
+    w()
+    w("| mutation | chaos run (both stores) | lifecycle property (both stores) |")
+    w("|---|---|---|")
+    w("| no GET before a re-POST: `shared/src/delivery/attempt.rs`, `if verify_first && can_get` "
+      "→ `if false && …` | fails: 13 invoice lines POSTed after UC had accepted them | fails: "
+      "\"UC saw 1 POSTs of ids it had already accepted\" |")
+    w("| R without waiting for C: `shared/src/delivery/mod.rs`, "
+      "`record.waits_for.clone()` → `record.waits_for.clone().filter(|_| false)` | fails: "
+      "\"CH0000008: line, credit, correction in that order\" | fails: \"5102-R1 reached UC "
+      "before its credit 5102-C1\" |")
     w()
 
 

@@ -22,6 +22,7 @@ use ucc_tests::delivery_env::*;
 use ucc_tests::fixtures::{event, tenant_json, FJORD, NORDLYS, SVEA};
 
 ucc_tests::store_tests!(
+    a_held_correction_is_listed_with_its_reason_and_released_by_retrying_its_credit,
     details_show_status_counts_last_delivery_and_a_masked_key,
     platform_creates_and_replaces_tenants,
     rotating_the_key_shows_it_once_and_revokes_the_old_one,
@@ -1097,5 +1098,72 @@ async fn a_settings_write_over_a_changed_config_is_refused(store: Arc<dyn Store>
             now["virtualTokenPrefix"].as_str()
         ),
         (Some("theirs"), Some("v:"))
+    );
+}
+
+/// SPEC §6 through the admin API: a correction whose credit UC rejects is listed as held
+/// with the reason and counted in Details; retrying the credit sends both, in order.
+async fn a_held_correction_is_listed_with_its_reason_and_released_by_retrying_its_credit(
+    store: Arc<dyn Store>,
+) {
+    let api = Api::start(store).await;
+    api.env
+        .send(&session("8801", COSTED_CUSTOMER, RFID, None))
+        .await;
+    api.env
+        .standin
+        .push_fault(Route::PostTransaction, Fault::Status(400));
+    ucc_shared::delivery::credit::correct(&api.env.d, None, "8801", None)
+        .await
+        .unwrap();
+    let key = Some(api.nordlys_key.as_str());
+    let (status, held) = api
+        .call(
+            "GET",
+            &format!("/api/tenants/{NORDLYS}/deliveries?state=held"),
+            key,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{held}");
+    assert_eq!(held["items"].as_array().map(Vec::len), Some(1), "{held}");
+    assert_eq!(held["items"][0]["transactionId"], "8801-R1");
+    assert_eq!(held["items"][0]["waitsFor"], "8801-C1");
+    assert!(
+        held["items"][0]["lastResult"]
+            .as_str()
+            .is_some_and(|r| r.contains("8801-C1") && r.contains("rejected")),
+        "{held}"
+    );
+    let (_, d) = api
+        .call("GET", &format!("/api/tenants/{NORDLYS}"), key, None)
+        .await;
+    assert_eq!(d["counts"]["held"], 1, "{d}");
+    assert_eq!(d["counts"]["rejected"], 1, "{d}");
+    assert_eq!(api.env.standin.post_attempts("8801-R1"), 0);
+    let (status, retried) = api
+        .call(
+            "POST",
+            &format!("/api/tenants/{NORDLYS}/deliveries/8801-C1/retry"),
+            key,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{retried}");
+    assert_eq!(retried["state"], "delivered");
+    let order: Vec<String> = api
+        .env
+        .standin
+        .accepted_transactions()
+        .iter()
+        .map(|t| t["transactionId"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(order, ["8801", "8801-C1", "8801-R1"]);
+    let (_, d) = api
+        .call("GET", &format!("/api/tenants/{NORDLYS}"), key, None)
+        .await;
+    assert_eq!(
+        d["counts"],
+        json!({"pending": 0, "rejected": 0, "held": 0, "parked": 0})
     );
 }
