@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::delivery::record::DeliveryState;
+use crate::delivery::record::{DeliveryRecord, DeliveryState};
 use crate::gln::Gln;
 use crate::keys;
 use crate::store::{query_all, Key, Query, SkRange, Store, StoreError, WriteOp};
@@ -79,6 +79,15 @@ pub fn delivery_moved(
     if let Some(t) = Tally::of(to) {
         push(ops, add(gln, t, 1, id));
     }
+}
+
+/// Adds to `ops` the count changes of `rec` having moved from `was` to its current state,
+/// and marks whether it is counted now. Call it before `rec` is serialised. A record not
+/// counted yet (its first attempt was under way) adds nothing when it leaves.
+pub fn record_moved(ops: &mut Vec<WriteOp>, rec: &mut DeliveryRecord, was: DeliveryState) {
+    let from = rec.counted.then_some(was);
+    delivery_moved(ops, &rec.tenant, &rec.transaction_id, from, rec.state);
+    rec.counted = Tally::of(rec.state).is_some();
 }
 
 /// Appends a counter operation, merged into one already on the same counter (a

@@ -65,6 +65,7 @@ ucc_tests::store_tests!(
     one_failing_record_does_not_stop_the_sweep,
     uc_401_block_stays_reported_until_uc_accepts_a_call,
     first_attempt_without_time_left_is_left_for_the_timer,
+    details_counts_are_exact_and_free_on_the_happy_path,
 );
 
 async fn correct_after_credit_fault(env: &Env, tx: &str, fault: Fault) -> credit::CreditResult {
@@ -437,4 +438,65 @@ async fn lease_outlasts_the_longest_attempt() {
             d.policy.lease
         );
     }
+}
+
+/// Details' counts (kept by the writes, read in one query) follow every state exactly, never
+/// count a redelivered parked message twice, and a session delivered at once writes none.
+async fn details_counts_are_exact_and_free_on_the_happy_path(store: Arc<dyn Store>) {
+    let env = Env::new(store.clone()).await;
+    let g = gln(NORDLYS);
+    let counts = || async { ucc_shared::counts::read(store.as_ref(), &g).await.unwrap() };
+    let counter_items = || async {
+        store
+            .query(&ucc_shared::store::Query::prefix(
+                format!("T#{NORDLYS}#COUNT"),
+                "",
+            ))
+            .await
+            .unwrap()
+            .items
+            .len()
+    };
+    env.send(&session("9400", COSTED_CUSTOMER, RFID, None))
+        .await;
+    assert_eq!(
+        counter_items().await,
+        0,
+        "a delivered session wrote a counter"
+    );
+    env.standin
+        .push_fault(Route::PostTransaction, Fault::Status(503));
+    env.send(&session("9401", COSTED_CUSTOMER, RFID, None))
+        .await;
+    env.standin
+        .push_fault(Route::PostTransaction, Fault::Status(400));
+    env.send(&session("9402", COSTED_CUSTOMER, RFID, None))
+        .await;
+    let mut bad = session("9403", COSTED_CUSTOMER, RFID, None);
+    bad["meterReadEndWh"] = json!(1);
+    env.send(&bad).await;
+    env.send(&bad).await; // redelivered: parked once
+    let c = counts().await;
+    assert_eq!(
+        (c.pending, c.rejected, c.held, c.parked),
+        (1, 1, 0, 1),
+        "{c:?}"
+    );
+    env.sweep_after(Duration::from_secs(3600)).await;
+    let (r, v) = credit::find(&env.d, None, "9402").await.unwrap();
+    redrive::redrive(&env.d, r, v).await.unwrap();
+    let c = counts().await;
+    assert_eq!(
+        (c.pending, c.rejected, c.held, c.parked),
+        (0, 0, 0, 1),
+        "{c:?}"
+    );
+    // A correction whose credit UC rejects: one rejected, one held; re-driven: none.
+    correct_after_credit_fault(&env, "9404", Fault::Status(400)).await;
+    let c = counts().await;
+    assert_eq!((c.pending, c.rejected, c.held), (0, 1, 1), "{c:?}");
+    let (r, v) = credit::find(&env.d, None, "9404-C1").await.unwrap();
+    redrive::redrive(&env.d, r, v).await.unwrap();
+    let c = counts().await;
+    assert_eq!((c.pending, c.rejected, c.held), (0, 0, 0), "{c:?}");
 }

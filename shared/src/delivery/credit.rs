@@ -287,15 +287,7 @@ async fn issue_credit(
             condition: Condition::NotExists,
         });
     }
-    for new in std::iter::once(&claimed).chain(correction.as_ref()) {
-        crate::counts::delivery_moved(
-            &mut ops,
-            &new.tenant,
-            &new.transaction_id,
-            None,
-            DeliveryState::Pending,
-        );
-    }
+    // Both are attempted at once below: they are counted by their attempts if they wait.
     match d.ctx.store.transact(ops).await {
         Ok(()) => {}
         Err(e) if e.is_condition_failure() || e == StoreError::Conflict => {

@@ -434,6 +434,12 @@ pub(crate) async fn create_and_attempt(
         record.last_result = Some(DEFERRED.into());
         DEFERRED
     };
+    // Counted only when it will wait: a session whose first attempt delivers it never
+    // touches the counters.
+    let mut counted = Vec::new();
+    if !attempt_now {
+        crate::counts::record_moved(&mut counted, &mut record, DeliveryState::Pending);
+    }
     let tx = record.transaction_id.clone();
     let pending = SessionHandled {
         outcome: SessionOutcome::Pending {
@@ -457,7 +463,7 @@ pub(crate) async fn create_and_attempt(
     if let Some(r) = &recon {
         ops.push(r.put_op()?);
     }
-    crate::counts::delivery_moved(&mut ops, &cfg.gln, &tx, None, DeliveryState::Pending);
+    ops.extend(counted);
     if !record.warnings.is_empty() {
         let note = LogEntry::note(
             &cfg.gln,

@@ -248,25 +248,24 @@ async fn attempt_as(
         &d.policy,
         Deliverer::jitter(),
     );
+    let mut counted = Vec::new();
+    crate::counts::record_moved(&mut counted, &mut record, DeliveryState::Pending);
     let mut ops = vec![WriteOp::Put {
         item: record.to_item(version + 1)?,
         condition: Condition::Version(version),
     }];
+    ops.extend(counted);
     for entry in &attempted.logs {
         ops.push(WriteOp::Put {
             item: entry.to_item(d.ctx.log_retention_for(entry.tenant.as_ref()))?,
             condition: Condition::Always,
         });
     }
-    crate::counts::delivery_moved(
-        &mut ops,
-        &record.tenant,
-        &record.transaction_id,
-        Some(DeliveryState::Pending),
-        record.state,
-    );
     if record.state == DeliveryState::Delivered {
-        ops.extend(release_correction(d, &record, now).await?);
+        for op in release_correction(d, &record, now).await? {
+            // Merged: the credit and its correction may share a counter shard.
+            crate::counts::push(&mut ops, op);
+        }
     }
     let newly_blocked = matches!(attempted.result, AttemptResult::AuthBlocked { .. })
         && d.set_blocked(&record.tenant, true);
@@ -328,17 +327,13 @@ async fn record_gate(
 ) -> Result<DeliveryRecord, StoreError> {
     let now = d.ctx.now();
     machine::apply_gate(&mut record, gate, now);
+    let mut counted = Vec::new();
+    crate::counts::record_moved(&mut counted, &mut record, DeliveryState::Pending);
     let mut ops = vec![WriteOp::Put {
         item: record.to_item(version + 1)?,
         condition: Condition::Version(version),
     }];
-    crate::counts::delivery_moved(
-        &mut ops,
-        &record.tenant,
-        &record.transaction_id,
-        Some(DeliveryState::Pending),
-        record.state,
-    );
+    ops.extend(counted);
     if let CreditGate::Hold { reason } = gate {
         let entry = crate::log::LogEntry::note(
             &record.tenant,
@@ -384,11 +379,12 @@ async fn release_correction(
     }
     let was = r.state;
     machine::release(&mut r, now);
-    let mut ops = vec![WriteOp::Put {
+    let mut ops = Vec::new();
+    crate::counts::record_moved(&mut ops, &mut r, was);
+    ops.push(WriteOp::Put {
         item: r.to_item(item.version + 1)?,
         condition: Condition::Version(item.version),
-    }];
-    crate::counts::delivery_moved(&mut ops, &r.tenant, &r.transaction_id, Some(was), r.state);
+    });
     Ok(ops)
 }
 

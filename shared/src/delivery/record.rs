@@ -138,6 +138,11 @@ pub struct DeliveryRecord {
     /// Pricing warnings (e.g. a tariff used outside its validity), kept for the operator.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Whether the tenant's open-work counts (`counts`) include this record. A record whose
+    /// first attempt is under way is not counted yet, so a session delivered at once costs
+    /// the counters nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub counted: bool,
 }
 
 pub fn key(gln: &Gln, transaction_id: &str) -> Key {
@@ -188,6 +193,7 @@ impl DeliveryRecord {
             waits_for: None,
             followed_by: None,
             warnings: Vec::new(),
+            counted: false,
         }
     }
 

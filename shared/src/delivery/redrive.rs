@@ -41,28 +41,26 @@ pub async fn redrive(
     if matches!(rec.state, DeliveryState::Rejected | DeliveryState::Held) {
         let was = rec.state;
         machine::release(&mut rec, now);
-        let mut ops = vec![WriteOp::Put {
-            item: rec.to_item(version + 1)?,
-            condition: Condition::Version(version),
-        }];
-        counts::delivery_moved(&mut ops, &rec.tenant, &id, Some(was), rec.state);
+        let mut ops = Vec::new();
+        counts::record_moved(&mut ops, &mut rec, was);
+        ops.insert(
+            0,
+            WriteOp::Put {
+                item: rec.to_item(version + 1)?,
+                condition: Condition::Version(version),
+            },
+        );
         if let Some(r_id) = &rec.followed_by {
             if let Some(item) = d.ctx.store.get(&record::key(&rec.tenant, r_id)).await? {
                 let mut r = DeliveryRecord::from_item(&item)?;
                 if r.state == DeliveryState::Held {
                     machine::release(&mut r, now);
                     r.last_result = Some(format!("waiting for its credit {id} to be delivered"));
+                    counts::record_moved(&mut ops, &mut r, DeliveryState::Held);
                     ops.push(WriteOp::Put {
                         item: r.to_item(item.version + 1)?,
                         condition: Condition::Version(item.version),
                     });
-                    counts::delivery_moved(
-                        &mut ops,
-                        &r.tenant,
-                        &r.transaction_id,
-                        Some(DeliveryState::Held),
-                        r.state,
-                    );
                 }
             }
         }
