@@ -12,7 +12,9 @@ use ucc_functions::uc_standin::{StandIn, StandInConfig};
 use ucc_shared::context::{Clock, Ctx};
 use ucc_shared::contract::{self, InboundMessage};
 use ucc_shared::delivery::intake::{self, SessionHandled};
+use ucc_shared::delivery::record::{self, DeliveryRecord};
 use ucc_shared::delivery::Deliverer;
+use ucc_shared::gln::Gln;
 use ucc_shared::store::Store;
 
 use crate::fixtures::{event, put_tenant, NORDLYS, SVEA};
@@ -24,6 +26,22 @@ pub const AP: &str = "707057500012345678";
 pub const RFID: &str = "04A2B3C4D5E6F7";
 pub const SV_AP: &str = "735999100000012345";
 pub const SV_RFID: &str = "SV-RFID-0001";
+
+/// A tenant's delivery record as stored (the test fails when there is none).
+pub async fn rec_of(store: &dyn Store, tenant: &str, tx: &str) -> DeliveryRecord {
+    let gln = Gln::parse(tenant).unwrap_or_else(|e| panic!("{tenant}: {e}"));
+    let item = store
+        .get(&record::key(&gln, tx))
+        .await
+        .unwrap_or_else(|e| panic!("reading {tx}: {e}"))
+        .unwrap_or_else(|| panic!("record {tx} exists"));
+    DeliveryRecord::from_item(&item).unwrap_or_else(|e| panic!("{tx}: {e}"))
+}
+
+/// Nordlys's (the costed tenant's) delivery record.
+pub async fn rec(store: &dyn Store, tx: &str) -> DeliveryRecord {
+    rec_of(store, NORDLYS, tx).await
+}
 
 /// A clock that only moves when told to.
 pub struct ManualClock(Mutex<DateTime<Utc>>);

@@ -15,7 +15,7 @@ use serde_json::json;
 use ucc_functions::uc_standin::{Fault, Route};
 use ucc_shared::contract::{self, InboundMessage, Outcome};
 use ucc_shared::delivery::intake::SessionOutcome;
-use ucc_shared::delivery::record::{self, DeliveryRecord, DeliveryState, PayloadKind};
+use ucc_shared::delivery::record::{DeliveryRecord, DeliveryState, PayloadKind};
 use ucc_shared::delivery::redrive;
 use ucc_shared::delivery::status::{self, BlockSource, Connection};
 use ucc_shared::delivery::{credit, sweep, Deliverer, MAX_CALLS_PER_ATTEMPT};
@@ -28,19 +28,6 @@ use ucc_tests::fixtures::{put_tenant, NORDLYS, SVEA};
 
 fn gln(g: &str) -> Gln {
     Gln::parse(g).unwrap()
-}
-
-async fn rec_of(store: &dyn Store, tenant: &str, tx: &str) -> DeliveryRecord {
-    let item = store
-        .get(&record::key(&gln(tenant), tx))
-        .await
-        .unwrap()
-        .unwrap_or_else(|| panic!("record {tx} exists"));
-    DeliveryRecord::from_item(&item).unwrap()
-}
-
-async fn rec(store: &dyn Store, tx: &str) -> DeliveryRecord {
-    rec_of(store, NORDLYS, tx).await
 }
 
 /// The ids UC accepted, in order.

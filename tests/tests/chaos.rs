@@ -28,10 +28,10 @@ use serde_json::{json, Value};
 use tokio::sync::{Mutex, Notify};
 use ucc_functions::uc_standin::{Fault, Route};
 use ucc_shared::contract::{self, InboundMessage};
-use ucc_shared::delivery::record::{DeliveryRecord, DeliveryState, TRANSACTIONS};
+use ucc_shared::delivery::record::{self, DeliveryRecord, DeliveryState};
 use ucc_shared::delivery::{credit, intake, redrive};
 use ucc_shared::gln::Gln;
-use ucc_shared::store::{query_all, Query, SkRange, Store};
+use ucc_shared::store::Store;
 use ucc_tests::delivery_env::*;
 use ucc_tests::dynamodb_local::PrivateDynamoDbLocal;
 use ucc_tests::fixtures::{event, NORDLYS, SVEA};
@@ -357,17 +357,11 @@ async fn run(store: Arc<dyn Store>, seed: u64, outage: Option<Arc<Outage>>) {
     // Nothing pending, nothing rejected; the faults are all visible in the logs.
     for g in glns {
         let gln = Gln::parse(g).unwrap();
-        let q = Query {
-            pk: ucc_shared::keys::tenant(&gln, TRANSACTIONS),
-            range: SkRange::Between(" ".into(), "\u{10FFFF}".into()),
-            descending: false,
-            limit: 500,
-            cursor: None,
-        };
-        let records = query_all(store.as_ref(), q).await.unwrap();
-        let states: HashSet<DeliveryState> = records
+        let states: HashSet<DeliveryState> = record::list_all(store.as_ref(), &gln)
+            .await
+            .unwrap()
             .iter()
-            .map(|i| DeliveryRecord::from_item(i).unwrap().state)
+            .map(|r| r.state)
             .collect();
         assert_eq!(states, HashSet::from([DeliveryState::Delivered]), "{g}");
         assert!(ucc_shared::parked::list(store.as_ref(), Some(&gln))
@@ -456,18 +450,10 @@ async fn corrections_under_faults(
     }
     let gln = Gln::parse(NORDLYS).unwrap();
     for round in 0.. {
-        let q = Query {
-            pk: ucc_shared::keys::tenant(&gln, TRANSACTIONS),
-            range: SkRange::Between(" ".into(), "\u{10FFFF}".into()),
-            descending: false,
-            limit: 500,
-            cursor: None,
-        };
-        let open: Vec<DeliveryRecord> = query_all(store.as_ref(), q)
+        let open: Vec<DeliveryRecord> = record::list_all(store.as_ref(), &gln)
             .await
             .unwrap()
-            .iter()
-            .map(|i| DeliveryRecord::from_item(i).unwrap())
+            .into_iter()
             .filter(|r| r.state != DeliveryState::Delivered)
             .collect();
         if open.is_empty() {

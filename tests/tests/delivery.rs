@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use ucc_functions::uc_standin::{Fault, Route};
 use ucc_shared::delivery::credit;
 use ucc_shared::delivery::intake::SessionOutcome;
-use ucc_shared::delivery::record::{self, DeliveryRecord, DeliveryState};
+use ucc_shared::delivery::record::DeliveryState;
 use ucc_shared::delivery::status::{self, Connection};
 use ucc_shared::gln::Gln;
 use ucc_shared::store::{
@@ -24,15 +24,6 @@ use ucc_tests::fixtures::{event, NORDLYS, SVEA};
 
 fn nordlys() -> Gln {
     Gln::parse(NORDLYS).unwrap()
-}
-
-async fn rec(store: &dyn Store, tx: &str) -> DeliveryRecord {
-    let item = store
-        .get(&record::key(&nordlys(), tx))
-        .await
-        .unwrap()
-        .expect("record exists");
-    DeliveryRecord::from_item(&item).unwrap()
 }
 
 /// Nordlys's connection status as the Details view shows it.

@@ -24,11 +24,10 @@ use proptest::prelude::*;
 use serde_json::Value;
 use ucc_functions::uc_standin::{Fault, Route};
 use ucc_shared::delivery::credit;
-use ucc_shared::delivery::record::{DeliveryRecord, DeliveryState, TRANSACTIONS};
+use ucc_shared::delivery::record::{self, DeliveryRecord, DeliveryState};
 use ucc_shared::delivery::{redrive, sweep, Deliverer};
 use ucc_shared::gln::Gln;
-use ucc_shared::keys;
-use ucc_shared::store::{query_all, Query, SkRange, Store};
+use ucc_shared::store::Store;
 use ucc_tests::delivery_env::*;
 use ucc_tests::fixtures::NORDLYS;
 use ucc_tests::property::Backend;
@@ -217,19 +216,10 @@ fn check_uc(env: &Env) -> Result<(), String> {
 }
 
 async fn open_records(store: &dyn Store) -> Vec<DeliveryRecord> {
-    let gln = Gln::parse(NORDLYS).unwrap();
-    let q = Query {
-        pk: keys::tenant(&gln, TRANSACTIONS),
-        range: SkRange::Between(" ".into(), "\u{10FFFF}".into()),
-        descending: false,
-        limit: 200,
-        cursor: None,
-    };
-    query_all(store, q)
+    record::list_all(store, &Gln::parse(NORDLYS).unwrap())
         .await
         .unwrap()
-        .iter()
-        .filter_map(|i| DeliveryRecord::from_item(i).ok())
+        .into_iter()
         .filter(|r| r.state != DeliveryState::Delivered)
         .collect()
 }

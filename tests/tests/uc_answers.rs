@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use ucc_functions::uc_standin::{Fault, RecordedRequest, Route, REDIRECT_TARGET_PATH};
 use ucc_shared::delivery::intake::SessionOutcome;
-use ucc_shared::delivery::record::{self, DeliveryRecord, DeliveryState};
+use ucc_shared::delivery::record::DeliveryState;
 use ucc_shared::delivery::status::{self, Connection};
 use ucc_shared::gln::Gln;
 use ucc_shared::store::Store;
@@ -26,15 +26,6 @@ const HOUR: Duration = Duration::from_secs(3600);
 
 fn nordlys() -> Gln {
     Gln::parse(NORDLYS).unwrap()
-}
-
-async fn rec(store: &dyn Store, tx: &str) -> DeliveryRecord {
-    let item = store
-        .get(&record::key(&nordlys(), tx))
-        .await
-        .unwrap()
-        .expect("record exists");
-    DeliveryRecord::from_item(&item).unwrap()
 }
 
 /// How long until the record's next attempt, by the environment's clock.

@@ -248,13 +248,7 @@ async fn attempt_as(
         &d.policy,
         Deliverer::jitter(),
     );
-    let mut counted = Vec::new();
-    crate::counts::record_moved(&mut counted, &mut record, DeliveryState::Pending);
-    let mut ops = vec![WriteOp::Put {
-        item: record.to_item(version + 1)?,
-        condition: Condition::Version(version),
-    }];
-    ops.extend(counted);
+    let mut ops = moved_ops(&mut record, DeliveryState::Pending, version)?;
     for entry in &attempted.logs {
         ops.push(WriteOp::Put {
             item: entry.to_item(d.ctx.log_retention_for(entry.tenant.as_ref()))?,
@@ -318,6 +312,23 @@ async fn attempt_as(
     Ok(record)
 }
 
+/// The writes that store `rec` after it moved from `was`: the record, conditional on the
+/// version it was read at, then the changes of the tenant's counts.
+pub(crate) fn moved_ops(
+    rec: &mut DeliveryRecord,
+    was: DeliveryState,
+    read_version: u64,
+) -> Result<Vec<WriteOp>, StoreError> {
+    let mut counted = Vec::new();
+    crate::counts::record_moved(&mut counted, rec, was);
+    let mut ops = vec![WriteOp::Put {
+        item: rec.to_item(read_version + 1)?,
+        condition: Condition::Version(read_version),
+    }];
+    ops.extend(counted);
+    Ok(ops)
+}
+
 /// Records a correction that may not be posted yet (its credit is pending or rejected).
 async fn record_gate(
     d: &Deliverer,
@@ -327,13 +338,7 @@ async fn record_gate(
 ) -> Result<DeliveryRecord, StoreError> {
     let now = d.ctx.now();
     machine::apply_gate(&mut record, gate, now);
-    let mut counted = Vec::new();
-    crate::counts::record_moved(&mut counted, &mut record, DeliveryState::Pending);
-    let mut ops = vec![WriteOp::Put {
-        item: record.to_item(version + 1)?,
-        condition: Condition::Version(version),
-    }];
-    ops.extend(counted);
+    let mut ops = moved_ops(&mut record, DeliveryState::Pending, version)?;
     if let CreditGate::Hold { reason } = gate {
         let entry = crate::log::LogEntry::note(
             &record.tenant,
@@ -379,13 +384,7 @@ async fn release_correction(
     }
     let was = r.state;
     machine::release(&mut r, now);
-    let mut ops = Vec::new();
-    crate::counts::record_moved(&mut ops, &mut r, was);
-    ops.push(WriteOp::Put {
-        item: r.to_item(item.version + 1)?,
-        condition: Condition::Version(item.version),
-    });
-    Ok(ops)
+    moved_ops(&mut r, was, item.version)
 }
 
 /// Claims and attempts a record if it is due and free. `None` when there was nothing to do.

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::gln::Gln;
 use crate::keys;
-use crate::store::{Item, Key, StoreError};
+use crate::store::{query_all, Item, Key, Query, SkRange, Store, StoreError};
 
 pub const TRANSACTIONS: &str = "TX";
 
@@ -143,6 +143,23 @@ pub struct DeliveryRecord {
     /// the counters nothing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub counted: bool,
+}
+
+/// Every delivery record of a tenant, in transaction-id order (operator listings, checks).
+/// An unreadable record is an error naming it, never silently left out.
+pub async fn list_all(store: &dyn Store, gln: &Gln) -> Result<Vec<DeliveryRecord>, StoreError> {
+    let q = Query {
+        pk: keys::tenant(gln, TRANSACTIONS),
+        range: SkRange::Between(" ".into(), "\u{10FFFF}".into()),
+        descending: false,
+        limit: 200,
+        cursor: None,
+    };
+    query_all(store, q)
+        .await?
+        .iter()
+        .map(DeliveryRecord::from_item)
+        .collect()
 }
 
 pub fn key(gln: &Gln, transaction_id: &str) -> Key {

@@ -5,9 +5,9 @@
 
 use super::machine;
 use super::record::{self, DeliveryRecord, DeliveryState};
-use super::{deliver, Deliverer};
+use super::{deliver, moved_ops, Deliverer};
 use crate::counts;
-use crate::store::{Condition, StoreError, WriteOp};
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RedriveError {
@@ -41,26 +41,16 @@ pub async fn redrive(
     if matches!(rec.state, DeliveryState::Rejected | DeliveryState::Held) {
         let was = rec.state;
         machine::release(&mut rec, now);
-        let mut ops = Vec::new();
-        counts::record_moved(&mut ops, &mut rec, was);
-        ops.insert(
-            0,
-            WriteOp::Put {
-                item: rec.to_item(version + 1)?,
-                condition: Condition::Version(version),
-            },
-        );
+        let mut ops = moved_ops(&mut rec, was, version)?;
         if let Some(r_id) = &rec.followed_by {
             if let Some(item) = d.ctx.store.get(&record::key(&rec.tenant, r_id)).await? {
                 let mut r = DeliveryRecord::from_item(&item)?;
                 if r.state == DeliveryState::Held {
                     machine::release(&mut r, now);
                     r.last_result = Some(format!("waiting for its credit {id} to be delivered"));
-                    counts::record_moved(&mut ops, &mut r, DeliveryState::Held);
-                    ops.push(WriteOp::Put {
-                        item: r.to_item(item.version + 1)?,
-                        condition: Condition::Version(item.version),
-                    });
+                    for op in moved_ops(&mut r, DeliveryState::Held, item.version)? {
+                        counts::push(&mut ops, op);
+                    }
                 }
             }
         }

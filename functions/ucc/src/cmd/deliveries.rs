@@ -1,9 +1,7 @@
 //! Deliveries (`ucc deliveries`), credits, corrections and revenue-share reconciliation.
 
-use ucc_shared::delivery::record::{DeliveryRecord, DeliveryState, TRANSACTIONS};
+use ucc_shared::delivery::record::{self, DeliveryRecord, DeliveryState};
 use ucc_shared::delivery::{credit, reconcile, redrive};
-use ucc_shared::keys;
-use ucc_shared::store::{Query, SkRange};
 
 use super::{deliverer, gln, CmdResult};
 use crate::output::{print_json, table};
@@ -17,18 +15,10 @@ pub async fn list(store: &str, tenant: &str, state: Option<&str>, json: bool) ->
         })
         .transpose()?;
     let d = deliverer(store).await?;
-    let q = Query {
-        pk: keys::tenant(&g, TRANSACTIONS),
-        range: SkRange::Between(" ".into(), "\u{10FFFF}".into()),
-        descending: false,
-        limit: 200,
-        cursor: None,
-    };
-    let mut out: Vec<DeliveryRecord> = ucc_shared::store::query_all(d.ctx.store.as_ref(), q)
+    let mut out: Vec<DeliveryRecord> = record::list_all(d.ctx.store.as_ref(), &g)
         .await
         .map_err(|e| e.to_string())?
-        .iter()
-        .filter_map(|i| DeliveryRecord::from_item(i).ok())
+        .into_iter()
         .filter(|r| wanted.is_none_or(|w| r.state == w))
         .collect();
     out.sort_by_key(|r| r.created_at);
