@@ -128,7 +128,14 @@ async fn hostile_inputs_end_as_the_right_outcome() {
     for (name, body, expect) in all {
         let got = match contract::handle(&ctx, &InboundMessage::from_body(body)).await {
             Ok(h) => match h.outcome {
-                Outcome::Parked { reason, .. } => Expect::Park(reason),
+                Outcome::Parked { reason, id, .. } => {
+                    // Parked means kept for support to see and replay, not just reported.
+                    let kept = ucc_shared::parked::get(ctx.store.as_ref(), &id).await;
+                    if !matches!(&kept, Ok(Some(p)) if p.reason == reason) {
+                        failures.push(format!("{name}: parked as {id} but not kept: {kept:?}"));
+                    }
+                    Expect::Park(reason)
+                }
                 Outcome::Ignored { .. } => Expect::Ignored,
                 Outcome::Applied | Outcome::Duplicate | Outcome::Stale => Expect::Applied,
             },
