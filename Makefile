@@ -1,5 +1,5 @@
 # The README's two commands: `make run` and `make test`. Everything they need is installed
-# or fetched by the scripts they call (DynamoDB Local is cached outside the repo).
+# or fetched by the scripts they call (DynamoDB Local and Azurite are cached outside the repo).
 
 CARGO ?= cargo
 # bash for `set -o pipefail` (a tee must not hide a failing test run).
@@ -22,11 +22,11 @@ run:
 	@echo "Inspect it: cargo run -q -p ucc -- --store $(DEMO_STORE) drivers list --tenant 7080010002488"
 
 ## test: formatting, lints, infrastructure checks, then every test against the embedded store
-## AND DynamoDB Local
+## AND DynamoDB Local AND Azurite (Azure Table Storage)
 test: lint infra-check
-	scripts/with-dynamodb-local.sh $(CARGO) test --workspace
+	scripts/with-dynamodb-local.sh scripts/with-azurite.sh $(CARGO) test --workspace
 
-## unit: tests without DynamoDB Local (its tests are skipped with a notice)
+## unit: tests without the emulators (their tests are skipped with a notice)
 unit:
 	$(CARGO) test --workspace
 
@@ -61,7 +61,7 @@ clean-demo:
 ## `make test` runs it at a fifth of that); soak: ten times the full size
 chaos:
 	mkdir -p $(BENCH_DIR)
-	set -o pipefail; UCC_CHAOS_SCALE=1 scripts/with-dynamodb-local.sh $(CARGO) test --release -p ucc-tests --test chaos -- --nocapture 2>&1 | tee $(BENCH_DIR)/chaos.log
+	set -o pipefail; UCC_CHAOS_SCALE=1 scripts/with-dynamodb-local.sh scripts/with-azurite.sh $(CARGO) test --release -p ucc-tests --test chaos -- --nocapture 2>&1 | tee $(BENCH_DIR)/chaos.log
 
 ## fuzz: each libFuzzer target for FUZZ_SECONDS (default 60); needs `cargo install cargo-fuzz`.
 ## The sanitizer flags are nightly-only; RUSTC_BOOTSTRAP lets the stable toolchain use them.
@@ -74,7 +74,7 @@ fuzz:
 	done
 
 soak:
-	UCC_CHAOS_SCALE=10 scripts/with-dynamodb-local.sh $(CARGO) test --release -p ucc-tests --test chaos -- --nocapture
+	UCC_CHAOS_SCALE=10 scripts/with-dynamodb-local.sh scripts/with-azurite.sh $(CARGO) test --release -p ucc-tests --test chaos -- --nocapture
 
 ## package: release builds of every function: target/lambda/<function>.zip (a Lambda
 ## `bootstrap` each) and target/azure/functionapp.zip (custom handler); prints their sizes
