@@ -151,6 +151,10 @@ start() {
             endpoint "$port"
             return 0
         fi
+        # Ours but not serving (still starting, or hung): starting another one beside it
+        # would forget this pid and leave it running for good.
+        note "pid $pid is not answering on port $port; killing it"
+        kill -9 "$pid" 2>/dev/null || true
     fi
     need node "Azurite needs Node.js (20 works)"
     fetch
