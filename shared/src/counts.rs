@@ -125,7 +125,6 @@ pub async fn read(store: &dyn Store, gln: &Gln) -> Result<Counts, StoreError> {
     let q = Query {
         pk: keys::tenant(gln, COUNTS),
         range: SkRange::Between(" ".into(), "\u{10FFFF}".into()),
-        descending: false,
         limit: 100,
         cursor: None,
     };

@@ -119,7 +119,7 @@ impl LogEntry {
         Ok(Item::new(
             Key::new(
                 keys::scoped(self.tenant.as_ref(), keys::LOGS),
-                self.id.clone(),
+                sort_key(self.time, &self.id),
             ),
             doc,
             1,
@@ -162,6 +162,32 @@ impl LogEntry {
     }
 }
 
+/// Log entries are read newest first, and no store reads backwards (Azure Tables cannot):
+/// so they are keyed newest first, by [`newest_first`] of their time, then their id.
+pub fn sort_key(time: DateTime<Utc>, id: &str) -> String {
+    format!("{}#{id}", newest_first(time))
+}
+
+const NEWEST_FIRST_BASE: u64 = 9_999_999_999_999_999_999;
+
+/// 19 digits that sort later times first: the base minus nanoseconds since 1970.
+pub fn newest_first(time: DateTime<Utc>) -> String {
+    let nanos = time
+        .timestamp_nanos_opt()
+        .map_or(0, |n| u64::try_from(n).unwrap_or(0));
+    format!("{:019}", NEWEST_FIRST_BASE - nanos.min(NEWEST_FIRST_BASE))
+}
+
+/// The sort-key range of entries at `from` or later and before `to` (each when given).
+pub fn time_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> (String, String) {
+    let lower = to.map_or_else(
+        || "0".to_owned(),
+        |t| newest_first(t - Duration::nanoseconds(1)),
+    );
+    let upper = from.map_or_else(|| "9~".to_owned(), |f| format!("{}#~", newest_first(f)));
+    (lower, upper)
+}
+
 pub async fn write(ctx: &Ctx, entry: &LogEntry) -> Result<(), StoreError> {
     ctx.store
         .put(
@@ -181,7 +207,6 @@ pub async fn list(
     let q = Query {
         pk: keys::scoped(tenant, keys::LOGS),
         range: SkRange::Between("0".into(), "9~".into()),
-        descending: true,
         limit,
         cursor,
     };

@@ -243,7 +243,6 @@ pub async fn list(
     let q = Query {
         pk: keys::scoped(tenant, keys::PARKED),
         range: SkRange::Prefix(format!("{scope}-")),
-        descending: false,
         limit: 200,
         cursor: None,
     };

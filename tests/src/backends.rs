@@ -30,7 +30,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 
 use tempfile::TempDir;
+use ucc_shared::store::azuretable::client::Credential;
+use ucc_shared::store::azuretable::{AzureTableConfig, AzureTableStore};
 use ucc_shared::store::dynamodb::DynamoStore;
+use ucc_shared::uc::secrets::Secret;
 use ucc_shared::store::embedded::EmbeddedStore;
 use ucc_shared::store::Store;
 
@@ -134,7 +137,73 @@ pub async fn backends() -> Vec<Backend> {
             dir: None,
         });
     }
+    if let Some(store) = azuretable().await {
+        all.push(Backend {
+            name: "azuretable",
+            store,
+            dir: None,
+        });
+    }
     all
+}
+
+pub const AZURITE_VAR: &str = "UCC_TEST_AZURITE_ENDPOINT";
+pub const REQUIRE_AZURITE_VAR: &str = "UCC_REQUIRE_AZURITE";
+/// Azurite's well-known development account and key (public, documented by Microsoft).
+pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+pub const AZURITE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// The shared Azurite's endpoint (`http://127.0.0.1:P/devstoreaccount1`), or `None` (with a
+/// one-time notice) when Azure Table tests are to be skipped.
+pub fn azurite_endpoint() -> Option<String> {
+    match std::env::var(AZURITE_VAR) {
+        Ok(e) if !e.trim().is_empty() => Some(e),
+        _ => {
+            if std::env::var(REQUIRE_AZURITE_VAR).is_ok_and(|v| v == "1") {
+                panic!(
+                    "{REQUIRE_AZURITE_VAR}=1 but {AZURITE_VAR} is not set: start Azurite with \
+                     scripts/with-azurite.sh (or run make test)"
+                );
+            }
+            static NOTICE: Once = Once::new();
+            NOTICE.call_once(|| {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "skipping Azure Table (Azurite) tests: {AZURITE_VAR} not set (run make test)"
+                );
+            });
+            None
+        }
+    }
+}
+
+/// A fresh table on the shared Azurite, or `None` when Azurite is not configured.
+pub async fn azuretable() -> Option<Arc<dyn Store>> {
+    let endpoint = azurite_endpoint()?;
+    Some(Arc::new(fresh_azure_table(&endpoint, &unique_azure_table()).await))
+}
+
+/// A table name Azure accepts (letters and digits, 3-63), unique per test.
+pub fn unique_azure_table() -> String {
+    unique_table_name()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(63)
+        .collect()
+}
+
+/// Connects to `table` on the Azurite at `endpoint` with the development key.
+pub async fn fresh_azure_table(endpoint: &str, table: &str) -> AzureTableStore {
+    AzureTableStore::connect(AzureTableConfig {
+        account: AZURITE_ACCOUNT.into(),
+        table: table.into(),
+        endpoint: endpoint.into(),
+        credential: Credential::SharedKey(Secret::new(AZURITE_KEY)),
+        timeout: std::time::Duration::from_secs(30),
+    })
+    .await
+    .unwrap_or_else(|e| panic!("cannot open table {table} on Azurite at {endpoint}: {e}"))
 }
 
 /// For each `async fn name(store: Arc<dyn Store>)` listed, defines a module `name` with
@@ -155,6 +224,13 @@ macro_rules! store_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn dynamodb() {
                     if let Some(store) = $crate::backends::dynamodb().await {
+                        super::$name(store).await;
+                    }
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn azuretable() {
+                    if let Some(store) = $crate::backends::azuretable().await {
                         super::$name(store).await;
                     }
                 }

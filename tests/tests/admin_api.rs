@@ -835,7 +835,6 @@ async fn log_retention_is_per_tenant(store: Arc<dyn Store>) {
                 .query(&ucc_shared::store::Query {
                     pk: ucc_shared::keys::tenant(&g(&gln), ucc_shared::keys::LOGS),
                     range: ucc_shared::store::SkRange::Between("0".into(), "9~".into()),
-                    descending: true,
                     limit: 1,
                     cursor: None,
                 })

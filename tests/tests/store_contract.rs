@@ -15,6 +15,9 @@ use ucc_tests::store_tests;
 
 const T1: &str = "T#4012345000016";
 const T2: &str = "T#4012345000023";
+/// Index partitions live in their items' scope (SPEC §9).
+const DUE1: &str = "T#4012345000016#DUE";
+const DUE2: &str = "T#4012345000023#DUE";
 
 fn key(pk: &str, sk: &str) -> Key {
     Key::new(pk, sk)
@@ -55,11 +58,10 @@ fn sks(items: &[Item]) -> Vec<String> {
     items.iter().map(|i| i.key.sk.clone()).collect()
 }
 
-fn query(pk: &str, range: SkRange, descending: bool, limit: usize) -> Query {
+fn query(pk: &str, range: SkRange, limit: usize) -> Query {
     Query {
         pk: pk.into(),
         range,
-        descending,
         limit,
         cursor: None,
     }
@@ -156,7 +158,7 @@ async fn round_trip(store: Arc<dyn Store>) {
 
     let full = item(T1, "CFG", 3)
         .with_ttl(later())
-        .with_index("DUE", "2026-11-23T10:00Z");
+        .with_index(DUE1, "2026-11-23T10:00Z");
     store.put(full.clone(), Condition::Always).await.unwrap();
     assert_eq!(store.get(&k).await.unwrap(), Some(full));
 
@@ -165,7 +167,7 @@ async fn round_trip(store: Arc<dyn Store>) {
     store.put(plain.clone(), Condition::Always).await.unwrap();
     assert_eq!(store.get(&k).await.unwrap(), Some(plain));
     let due = store
-        .query_index(&index_query("DUE", None, 10))
+        .query_index(&index_query(DUE1, None, 10))
         .await
         .unwrap();
     assert!(due.items.is_empty(), "stale index entry: {:?}", due.items);
@@ -393,10 +395,10 @@ async fn transaction_of_many_operations(store: Arc<dyn Store>) {
 async fn expired_items_are_invisible(store: Arc<dyn Store>) {
     let gone = item(T1, "IDEMP#1", 3)
         .with_ttl(expired())
-        .with_index("DUE", "2026-01-01");
+        .with_index(DUE1, "2026-01-01");
     let alive = item(T1, "IDEMP#2", 1)
         .with_ttl(later())
-        .with_index("DUE", "2026-01-02");
+        .with_index(DUE1, "2026-01-02");
     put_all(&*store, [gone.clone(), alive.clone()]).await;
 
     assert_eq!(store.get(&gone.key).await.unwrap(), None);
@@ -405,12 +407,12 @@ async fn expired_items_are_invisible(store: Arc<dyn Store>) {
     assert_eq!(page.items, vec![alive.clone()]);
     assert_eq!(page.next, None);
     let page = store
-        .query(&query(T1, between("A", "Z"), true, 10))
+        .query(&query(T1, between("A", "Z"), 10))
         .await
         .unwrap();
     assert_eq!(page.items, vec![alive.clone()]);
     let due = store
-        .query_index(&index_query("DUE", None, 10))
+        .query_index(&index_query(DUE1, None, 10))
         .await
         .unwrap();
     assert_eq!(due.items, vec![alive]);
@@ -483,38 +485,25 @@ async fn query_ranges_and_order(store: Arc<dyn Store>) {
     );
     assert_eq!(page.next, None);
 
-    let page = store
-        .query(&query(T1, prefix("A#"), true, 100))
-        .await
-        .unwrap();
-    assert_eq!(
-        sks(&page.items),
-        ["A#05", "A#04", "A#03", "A#02", "A#01", "A#"]
-    );
 
     // Between is inclusive on both ends and can span prefixes.
     let page = store
-        .query(&query(T1, between("A#04", "B#02"), false, 100))
+        .query(&query(T1, between("A#04", "B#02"), 100))
         .await
         .unwrap();
     assert_eq!(sks(&page.items), ["A#04", "A#05", "B#01", "B#02"]);
     let page = store
-        .query(&query(T1, between("A#04", "B#02"), true, 100))
-        .await
-        .unwrap();
-    assert_eq!(sks(&page.items), ["B#02", "B#01", "A#05", "A#04"]);
-    let page = store
-        .query(&query(T1, between("A#021", "A#039"), false, 100))
+        .query(&query(T1, between("A#021", "A#039"), 100))
         .await
         .unwrap();
     assert_eq!(sks(&page.items), ["A#03"]);
     let page = store
-        .query(&query(T1, between("B#03", "B#03"), false, 100))
+        .query(&query(T1, between("B#03", "B#03"), 100))
         .await
         .unwrap();
     assert_eq!(sks(&page.items), ["B#03"]);
     let page = store
-        .query(&query(T1, between("B#03", "A#01"), false, 100))
+        .query(&query(T1, between("B#03", "A#01"), 100))
         .await
         .unwrap();
     assert!(
@@ -543,7 +532,7 @@ async fn query_ranges_and_order(store: Arc<dyn Store>) {
     ] {
         let q = Query {
             cursor: Some(cursor.into()),
-            ..query(T1, range.clone(), false, 2)
+            ..query(T1, range.clone(), 2)
         };
         assert!(
             matches!(store.query(&q).await, Err(StoreError::Invalid(_))),
@@ -580,22 +569,10 @@ async fn query_pagination(store: Arc<dyn Store>) {
         .collect();
     assert_eq!(live.len(), 21);
 
-    for (limit, descending) in [
-        (5, false),
-        (5, true),
-        (7, false),
-        (7, true),
-        (1, false),
-        (21, false),
-        (100, true),
-    ] {
-        let pages = all_pages(&*store, query(T1, prefix("LOG#"), descending, limit)).await;
+    for limit in [5, 7, 1, 21, 100] {
+        let pages = all_pages(&*store, query(T1, prefix("LOG#"), limit)).await;
         let got: Vec<String> = pages.iter().flat_map(|p| sks(p)).collect();
-        let mut want = live.clone();
-        if descending {
-            want.reverse();
-        }
-        assert_eq!(got, want, "limit {limit}, descending {descending}");
+        assert_eq!(got, live, "limit {limit}");
         assert_eq!(pages.len(), live.len().div_ceil(limit), "limit {limit}");
         assert!(
             pages.iter().all(|p| !p.is_empty()),
@@ -603,11 +580,11 @@ async fn query_pagination(store: Arc<dyn Store>) {
         );
     }
 
-    let pages = all_pages(&*store, query(T1, between("LOG#004", "LOG#013"), true, 3)).await;
+    let pages = all_pages(&*store, query(T1, between("LOG#004", "LOG#013"), 3)).await;
     let got: Vec<String> = pages.iter().flat_map(|p| sks(p)).collect();
     assert_eq!(
         got,
-        ["LOG#013", "LOG#012", "LOG#010", "LOG#009", "LOG#008", "LOG#006", "LOG#005", "LOG#004"]
+        ["LOG#004", "LOG#005", "LOG#006", "LOG#008", "LOG#009", "LOG#010", "LOG#012", "LOG#013"]
     );
     assert_eq!(pages.len(), 3);
 }
@@ -615,7 +592,7 @@ async fn query_pagination(store: Arc<dyn Store>) {
 async fn query_index_due_work(store: Arc<dyn Store>) {
     // Due times with ties (several deliveries due at the same instant), expired and
     // unindexed items, and another tenant's index partition.
-    let due = |sk: &str, at: &str| item(T1, sk, 1).with_index("DUE#T1", at);
+    let due = |sk: &str, at: &str| item(T1, sk, 1).with_index(DUE1, at);
     let items = vec![
         due("TX#01", "2026-11-23T10:00"),
         due("TX#02", "2026-11-23T10:05"),
@@ -626,12 +603,12 @@ async fn query_index_due_work(store: Arc<dyn Store>) {
         due("TX#07", "2026-11-23T10:15"),
         due("TX#08", "2026-11-23T10:20"),
         item(T1, "TX#09", 1),
-        item(T2, "TX#01", 1).with_index("DUE#T2", "2026-11-23T10:00"),
+        item(T2, "TX#01", 1).with_index(DUE2, "2026-11-23T10:00"),
     ];
     put_all(&*store, items).await;
 
     let all = store
-        .query_index(&index_query("DUE#T1", None, 100))
+        .query_index(&index_query(DUE1, None, 100))
         .await
         .unwrap();
     assert_eq!(all.next, None);
@@ -648,19 +625,19 @@ async fn query_index_due_work(store: Arc<dyn Store>) {
     );
 
     let upto = store
-        .query_index(&index_query("DUE#T1", Some("2026-11-23T10:10"), 100))
+        .query_index(&index_query(DUE1, Some("2026-11-23T10:10"), 100))
         .await
         .unwrap();
     let mut got = sks(&upto.items);
     got.sort();
     assert_eq!(got, ["TX#01", "TX#02", "TX#03", "TX#04", "TX#05"]);
     let first = store
-        .query_index(&index_query("DUE#T1", Some("2026-11-23T10:04"), 100))
+        .query_index(&index_query(DUE1, Some("2026-11-23T10:04"), 100))
         .await
         .unwrap();
     assert_eq!(sks(&first.items), ["TX#01"]);
     let none = store
-        .query_index(&index_query("DUE#T1", Some("2026-11-23T09"), 100))
+        .query_index(&index_query(DUE1, Some("2026-11-23T09"), 100))
         .await
         .unwrap();
     assert_eq!(
@@ -678,7 +655,7 @@ async fn query_index_due_work(store: Arc<dyn Store>) {
         (Some("2026-11-23T10:10"), 5, 5),
         (None, 1, 7),
     ] {
-        let pages = all_index_pages(&*store, index_query("DUE#T1", upto, limit)).await;
+        let pages = all_index_pages(&*store, index_query(DUE1, upto, limit)).await;
         let got: Vec<Item> = pages.into_iter().flatten().collect();
         let keys: HashSet<&Key> = got.iter().map(|i| &i.key).collect();
         assert_eq!(got.len(), want, "upto {upto:?} limit {limit}");
@@ -699,7 +676,7 @@ async fn query_index_due_work(store: Arc<dyn Store>) {
 
     let bad = IndexQuery {
         cursor: Some("not a cursor".into()),
-        ..index_query("DUE#T1", None, 2)
+        ..index_query(DUE1, None, 2)
     };
     assert!(matches!(
         store.query_index(&bad).await,
@@ -745,7 +722,7 @@ async fn oversized_items_are_refused(store: Arc<dyn Store>) {
     let full = |doc_len: usize| {
         Item::new(k.clone(), "x".repeat(doc_len), u64::MAX)
             .with_ttl(later())
-            .with_index("DUE#T#4012345000016", "2026-11-23T10:00:00Z")
+            .with_index(DUE1, "2026-11-23T10:00:00Z")
     };
     let fixed = full(0).size();
     let at_limit = full(MAX_ITEM_BYTES - fixed);
@@ -770,7 +747,7 @@ async fn invalid_keys_are_refused(store: Arc<dyn Store>) {
         item("", "A", 1),
         item(T1, "", 1),
         item(T1, "A", 1).with_index("", "x"),
-        item(T1, "A", 1).with_index("DUE", ""),
+        item(T1, "A", 1).with_index(DUE1, ""),
     ] {
         assert!(
             matches!(
@@ -882,7 +859,7 @@ async fn concurrent_transactions_lose_no_update(store: Arc<dyn Store>) {
         h.await.unwrap();
     }
     assert_eq!(store.get(&k).await.unwrap().unwrap().version, TASKS * EACH);
-    let pages = all_pages(&*store, query(T1, prefix("SEQ#"), false, 10)).await;
+    let pages = all_pages(&*store, query(T1, prefix("SEQ#"), 10)).await;
     let got: Vec<String> = pages.iter().flat_map(|p| sks(p)).collect();
     let want: Vec<String> = (1..=TASKS * EACH).map(|v| format!("SEQ#{v:03}")).collect();
     assert_eq!(got, want);
@@ -894,10 +871,10 @@ async fn tenants_do_not_leak(store: Arc<dyn Store>) {
     put_all(
         &*store,
         [
-            item(short, "A#1", 1).with_index("DUE#T#40123", "1"),
-            item(T1, "A#1", 1).with_index("DUE#T#4012345000016", "1"),
+            item(short, "A#1", 1).with_index("T#40123#DUE", "1"),
+            item(T1, "A#1", 1).with_index(DUE1, "1"),
             item(T1, "A#2", 1),
-            item(T2, "A#1", 1).with_index("DUE#T#4012345000023", "1"),
+            item(T2, "A#1", 1).with_index(DUE2, "1"),
         ],
     )
     .await;
@@ -911,7 +888,7 @@ async fn tenants_do_not_leak(store: Arc<dyn Store>) {
             page.items
         );
         let page = store
-            .query(&query(pk, between("", "~"), true, 100))
+            .query(&query(pk, between("", "~"), 100))
             .await
             .unwrap();
         assert!(
@@ -920,7 +897,7 @@ async fn tenants_do_not_leak(store: Arc<dyn Store>) {
             page.items
         );
         let due = store
-            .query_index(&index_query(&format!("DUE#{pk}"), None, 100))
+            .query_index(&index_query(&format!("{pk}#DUE"), None, 100))
             .await
             .unwrap();
         assert_eq!(due.items.len(), 1, "{pk}");

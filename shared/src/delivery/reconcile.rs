@@ -54,7 +54,6 @@ pub async fn list(
     let q = Query {
         pk: keys::tenant(gln, RECONCILIATION),
         range: SkRange::Between(from, "9~".into()),
-        descending: false,
         limit: 200,
         cursor: None,
     };

@@ -15,18 +15,18 @@ pub const TRANSACTIONS: &str = "TX";
 /// Sparse-index partition of a tenant's pending deliveries, sorted by when they are due: the
 /// retry timer and the Details counts read only what is pending, never the whole history.
 pub fn due_partition(gln: &Gln) -> String {
-    format!("DUE#{gln}")
+    keys::tenant(gln, "DUE")
 }
 
 /// Sparse-index partition of a tenant's rejected deliveries (they wait for an operator).
 pub fn rejected_partition(gln: &Gln) -> String {
-    format!("REJ#{gln}")
+    keys::tenant(gln, "REJ")
 }
 
 /// Sparse-index partition of a tenant's held corrections (their credit was rejected; they
 /// wait for an operator to re-drive the credit).
 pub fn held_partition(gln: &Gln) -> String {
-    format!("HELD#{gln}")
+    keys::tenant(gln, "HELD")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,7 +151,6 @@ pub async fn list_all(store: &dyn Store, gln: &Gln) -> Result<Vec<DeliveryRecord
     let q = Query {
         pk: keys::tenant(gln, TRANSACTIONS),
         range: SkRange::Between(" ".into(), "\u{10FFFF}".into()),
-        descending: false,
         limit: 200,
         cursor: None,
     };

@@ -614,7 +614,6 @@ struct PageRequest<'a> {
     key_condition: String,
     names: HashMap<String, String>,
     values: Attrs,
-    forward: bool,
     limit: usize,
     start: Option<Attrs>,
 }
@@ -643,7 +642,6 @@ impl DynamoStore {
                 .filter_expression(LIVE_FILTER)
                 .set_expression_attribute_names(Some(req.names.clone()))
                 .set_expression_attribute_values(Some(req.values.clone()))
-                .scan_index_forward(req.forward)
                 // Read-your-writes like the embedded store; GSIs cannot offer it.
                 .set_consistent_read(req.index.is_none().then_some(true))
                 .limit(i32::try_from(remaining).unwrap_or(i32::MAX))
@@ -893,7 +891,6 @@ impl Store for DynamoStore {
                 key_condition,
                 names,
                 values,
-                forward: !q.descending,
                 limit: q.limit,
                 start,
             },
@@ -947,7 +944,6 @@ impl Store for DynamoStore {
                 key_condition,
                 names,
                 values,
-                forward: true,
                 limit: q.limit,
                 start,
             },

@@ -312,10 +312,9 @@ fn run_query(db: &Database, q: &Query) -> Result<Page, StoreError> {
     let pk = q.pk.as_str();
     let lo_b = std::ops::Bound::Included((pk, lo.as_str()));
     let hi_b = std::ops::Bound::Included((pk, hi.as_str()));
-    let (lo_b, hi_b) = match (&q.cursor, q.descending) {
-        (Some(c), false) => (std::ops::Bound::Excluded((pk, c.as_str())), hi_b),
-        (Some(c), true) => (lo_b, std::ops::Bound::Excluded((pk, c.as_str()))),
-        (None, _) => (lo_b, hi_b),
+    let lo_b = match &q.cursor {
+        Some(c) => std::ops::Bound::Excluded((pk, c.as_str())),
+        None => lo_b,
     };
     if let (
         std::ops::Bound::Included(a) | std::ops::Bound::Excluded(a),
@@ -330,13 +329,8 @@ fn run_query(db: &Database, q: &Query) -> Result<Page, StoreError> {
         }
     }
     let range = items.range::<(&str, &str)>((lo_b, hi_b)).map_err(io_err)?;
-    let iter: Box<dyn Iterator<Item = _>> = if q.descending {
-        Box::new(range.rev())
-    } else {
-        Box::new(range)
-    };
     collect_page(
-        iter.map(|entry| {
+        range.map(|entry| {
             let (k, v) = entry.map_err(io_err)?;
             let (pk, sk) = k.value();
             Ok((Key::new(pk, sk), decode(v.value())?))

@@ -12,14 +12,16 @@
 //! * **TTL**: an item whose `expires_at` (unix seconds) is in the past is invisible to
 //!   reads and counts as absent for conditions, even before it is physically removed
 //!   (DynamoDB deletes expired items lazily, the embedded store sweeps).
-//! * **Queries** return live items of one partition in sort-key order (ascending or
-//!   descending), at most `limit` per page, and an opaque cursor iff more items follow.
+//! * **Queries** return live items of one partition in ascending sort-key order (Azure
+//!   Tables cannot read backwards, so no backend offers it: what is read newest first is
+//!   keyed newest first), at most `limit` per page, and an opaque cursor iff more follow.
 //! * **Due index**: a sparse secondary index (`index`: partition + sort key) lets timers
 //!   find due work without a scan.
 //! * **Counters** (`WriteOp::Add`) add to an integer document atomically, inside a
 //!   transaction like any write, so counts kept beside state never drift from it.
 //! * Items are at most [`MAX_ITEM_BYTES`] (DynamoDB's 400 KB limit, enforced on both).
 
+pub mod azuretable;
 pub mod counting;
 pub mod dynamodb;
 pub mod embedded;
@@ -183,7 +185,6 @@ pub enum SkRange {
 pub struct Query {
     pub pk: String,
     pub range: SkRange,
-    pub descending: bool,
     pub limit: usize,
     /// Opaque cursor from a previous page's `next`.
     pub cursor: Option<String>,
@@ -194,7 +195,6 @@ impl Query {
         Query {
             pk: pk.into(),
             range: SkRange::Prefix(prefix.into()),
-            descending: false,
             limit: 100,
             cursor: None,
         }
@@ -287,8 +287,25 @@ pub fn validate_ops(ops: &[WriteOp]) -> Result<(), StoreError> {
             ops.len()
         )));
     }
+    let scope = scope_of(&ops[0].key().pk);
+    let mut entities = 0;
+    let mut bytes = 0;
     let mut seen = std::collections::HashSet::new();
     for op in ops {
+        if scope_of(&op.key().pk) != scope {
+            return Err(StoreError::Invalid(format!(
+                "a transaction must stay in one scope: {} and {} are in {scope} and {}",
+                ops[0].key().pk,
+                op.key().pk,
+                scope_of(&op.key().pk)
+            )));
+        }
+        entities += 1;
+        if let WriteOp::Put { item, .. } = op {
+            // Azure keeps an index entry (a copy of the item) and an expiry entry beside it.
+            entities += usize::from(item.index.is_some()) + usize::from(item.expires_at.is_some());
+            bytes += item.size() * (1 + usize::from(item.index.is_some()));
+        }
         if !seen.insert(op.key()) {
             return Err(StoreError::Invalid(format!(
                 "two operations on {}/{} in one transaction",
@@ -301,7 +318,35 @@ pub fn validate_ops(ops: &[WriteOp]) -> Result<(), StoreError> {
             validate_item(item)?;
         }
     }
+    if entities > MAX_TRANSACTION_OPS {
+        return Err(StoreError::Invalid(format!(
+            "a transaction of {entities} stored entries (items, index and expiry entries), at most {MAX_TRANSACTION_OPS}"
+        )));
+    }
+    if bytes > MAX_TRANSACTION_BYTES {
+        return Err(StoreError::Invalid(format!(
+            "a transaction of {bytes} bytes (an indexed item counts twice), at most {MAX_TRANSACTION_BYTES}"
+        )));
+    }
     Ok(())
+}
+
+/// What one transaction may write in all: DynamoDB's 4 MB and Azure's 4 MiB change set,
+/// less room for the encoding around the documents.
+pub const MAX_TRANSACTION_BYTES: usize = 3 * 1024 * 1024;
+
+/// The transaction scope of a partition key: `T#<gln>` for a tenant's partitions, else the
+/// part before the first `#` (`TENANTS`, `CUSTOMERS`, `UNROUTED`). A transaction, and an
+/// item with its index entry, stay inside one scope on every backend: Azure Tables commits
+/// atomically only within one partition, and a scope is one.
+pub fn scope_of(pk: &str) -> &str {
+    if let Some(rest) = pk.strip_prefix("T#") {
+        return match rest.find('#') {
+            Some(i) => &pk[..2 + i],
+            None => pk,
+        };
+    }
+    pk.find('#').map_or(pk, |i| &pk[..i])
 }
 
 /// DynamoDB's key limits (bytes), enforced by every backend so that they refuse the same ids.
@@ -333,6 +378,14 @@ pub fn validate_item(item: &Item) -> Result<(), StoreError> {
         return Err(StoreError::Invalid(
             "empty index partition or sort key".into(),
         ));
+    }
+    if let Some(i) = &item.index {
+        if scope_of(&i.partition) != scope_of(&item.key.pk) {
+            return Err(StoreError::Invalid(format!(
+                "index partition {} is outside the scope of item {}/{}",
+                i.partition, item.key.pk, item.key.sk
+            )));
+        }
     }
     let size = item.size();
     if size > MAX_ITEM_BYTES {

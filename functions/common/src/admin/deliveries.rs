@@ -57,7 +57,6 @@ pub async fn list(
         keys::tenant(&a.gln, TRANSACTIONS),
         cursor.clone().unwrap_or_else(|| " ".into()),
         "\u{10FFFF}".into(),
-        false,
         cursor.as_deref(),
         limit,
         |item| {

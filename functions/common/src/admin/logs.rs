@@ -127,11 +127,6 @@ impl LogFilter {
     }
 }
 
-/// Sort-key form of a time bound (the log's sort keys start with this exact format).
-fn sk_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
-}
-
 /// One page of matching entries, newest first, and the cursor for the next page.
 pub async fn search(
     store: &dyn Store,
@@ -140,12 +135,11 @@ pub async fn search(
     limit: usize,
     cursor: Option<&str>,
 ) -> Result<(Vec<LogEntry>, Option<String>), StoreError> {
-    let lower = filter.from.map_or_else(|| "0".to_owned(), sk_time);
-    // An entry at exactly `to` sorts after the bare time ("…Z#…" > "…Z"): `to` is exclusive.
-    let mut upper = filter.to.map_or_else(|| "9~".to_owned(), sk_time);
+    // Keys run newest first: `to` (exclusive) gives the lower bound, `from` the upper.
+    let (mut lower, upper) = ucc_shared::log::time_range(filter.from, filter.to);
     if let Some(c) = cursor {
-        if c < upper.as_str() {
-            upper = c.to_owned();
+        if c > lower.as_str() {
+            lower = c.to_owned();
         }
     }
     paging::scan(
@@ -153,7 +147,6 @@ pub async fn search(
         keys::tenant(gln, keys::LOGS),
         lower,
         upper,
-        true,
         cursor,
         limit,
         |item| {

@@ -62,7 +62,7 @@ fn limit(raw: Option<&String>, default: usize, max: usize) -> ApiResult<usize> {
     }
 }
 
-/// One page scan: items of `pk` between `lower` and `upper` (inclusive) in the given
+/// One page scan: items of `pk` between `lower` and `upper` (inclusive) in sort-key
 /// order, minus `skip` (the previous cursor, which an inclusive bound would repeat),
 /// kept when `keep` maps them to `Some`, up to `limit` items or [`MAX_PAGE_BYTES`]. Returns
 /// the kept items and the next cursor.
@@ -72,7 +72,6 @@ pub async fn scan<T>(
     pk: String,
     lower: String,
     upper: String,
-    descending: bool,
     skip: Option<&str>,
     limit: usize,
     mut keep: impl FnMut(&Item) -> Option<T>,
@@ -84,7 +83,6 @@ pub async fn scan<T>(
     let mut q = Query {
         pk,
         range: SkRange::Between(lower, upper),
-        descending,
         limit: STORE_PAGE,
         cursor: None,
     };

@@ -52,7 +52,6 @@ pub async fn list(
         keys::tenant(&a.gln, keys::PARKED),
         lower,
         format!("{}-~", a.gln),
-        false,
         cursor.as_deref(),
         limit,
         |item| serde_json::from_str::<ParkedMessage>(&item.doc).ok(),
