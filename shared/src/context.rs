@@ -79,7 +79,18 @@ impl Ctx {
                 }
             }
         }
-        let gln = registry::gln_for_customer(self.store.as_ref(), customer_id).await?;
+        let mut gln = registry::gln_for_customer(self.store.as_ref(), customer_id).await?;
+        // A link is trusted only when its tenant's config names the customer too: a tenant
+        // put interrupted between the two (registry::put) must route nothing.
+        if let Some(g) = &gln {
+            let confirmed = self
+                .tenant(g)
+                .await?
+                .is_some_and(|cfg| cfg.customer_id == customer_id);
+            if !confirmed {
+                gln = None;
+            }
+        }
         if let (Some(g), Ok(mut map)) = (&gln, self.customers.lock()) {
             map.insert(customer_id.to_owned(), (Instant::now(), g.clone()));
         }

@@ -33,9 +33,9 @@ use tempfile::TempDir;
 use ucc_shared::store::azuretable::client::Credential;
 use ucc_shared::store::azuretable::{AzureTableConfig, AzureTableStore};
 use ucc_shared::store::dynamodb::DynamoStore;
-use ucc_shared::uc::secrets::Secret;
 use ucc_shared::store::embedded::EmbeddedStore;
 use ucc_shared::store::Store;
+use ucc_shared::uc::secrets::Secret;
 
 pub const ENDPOINT_VAR: &str = "UCC_TEST_DYNAMODB_ENDPOINT";
 pub const REQUIRE_VAR: &str = "UCC_REQUIRE_DYNAMODB";
@@ -181,7 +181,9 @@ pub fn azurite_endpoint() -> Option<String> {
 /// A fresh table on the shared Azurite, or `None` when Azurite is not configured.
 pub async fn azuretable() -> Option<Arc<dyn Store>> {
     let endpoint = azurite_endpoint()?;
-    Some(Arc::new(fresh_azure_table(&endpoint, &unique_azure_table()).await))
+    Some(Arc::new(
+        fresh_azure_table(&endpoint, &unique_azure_table()).await,
+    ))
 }
 
 /// A table name Azure accepts (letters and digits, 3-63), unique per test.

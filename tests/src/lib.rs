@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 pub mod backends;
+pub mod crashing;
 pub mod delivery_env;
 pub mod dynamodb_local;
 pub mod fixtures;

@@ -485,7 +485,6 @@ async fn query_ranges_and_order(store: Arc<dyn Store>) {
     );
     assert_eq!(page.next, None);
 
-
     // Between is inclusive on both ends and can span prefixes.
     let page = store
         .query(&query(T1, between("A#04", "B#02"), 100))
@@ -915,4 +914,131 @@ async fn tenants_do_not_leak(store: Arc<dyn Store>) {
         store.get(&key("T#4012345000099", "A#1")).await.unwrap(),
         None
     );
+}
+
+/// Every backend refuses what Azure Tables cannot commit atomically: a transaction across
+/// scopes, or an item whose index entry lives in another scope (SPEC §9).
+async fn transactions_stay_in_one_scope(store: Arc<dyn Store>) {
+    let across = store
+        .transact(vec![
+            put(item(T1, "A", 1), Condition::Always),
+            put(item(T2, "A", 1), Condition::Always),
+        ])
+        .await;
+    assert!(matches!(across, Err(StoreError::Invalid(_))), "{across:?}");
+    let directory = store
+        .transact(vec![
+            put(item(&format!("{T1}#CFG"), "CFG", 1), Condition::Always),
+            put(item("TENANTS", "4012345000016", 1), Condition::Always),
+        ])
+        .await;
+    assert!(
+        matches!(directory, Err(StoreError::Invalid(_))),
+        "{directory:?}"
+    );
+    let foreign_index = store
+        .put(item(T1, "B", 1).with_index(DUE2, "1"), Condition::Always)
+        .await;
+    assert!(
+        matches!(foreign_index, Err(StoreError::Invalid(_))),
+        "{foreign_index:?}"
+    );
+    // Nothing of the refused writes is there; the same scope in several partitions is fine.
+    assert_eq!(store.get(&key(T1, "A")).await.unwrap(), None);
+    assert_eq!(store.get(&key(T2, "A")).await.unwrap(), None);
+    store
+        .transact(vec![
+            put(item(&format!("{T1}#CFG"), "CFG", 1), Condition::Always),
+            put(item(&format!("{T1}#LOG"), "1", 1), Condition::Always),
+            put(item(T1, "C", 1).with_index(DUE1, "1"), Condition::Always),
+        ])
+        .await
+        .unwrap();
+}
+
+store_tests!(transactions_stay_in_one_scope);
+
+/// A tenant put writes three scopes (link, directory, config) in order. Crash it after
+/// each of its writes, on every backend: what is left must never be half-visible (a listed
+/// tenant without a config, a customer routed to a tenant whose config names someone
+/// else), and running the same put again must repair everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_put_survives_a_crash_after_every_write() {
+    use ucc_shared::context::Ctx;
+    use ucc_shared::registry;
+    use ucc_shared::tenant::TenantConfig;
+    use ucc_tests::crashing::CrashingStore;
+    use ucc_tests::fixtures::{tenant_json, NORDLYS};
+
+    let cfg = |customer: &str| TenantConfig::from_value(&tenant_json(NORDLYS, customer)).unwrap();
+    let (a, b) = (cfg("cust-a"), cfg("cust-b"));
+    let gln = a.gln.clone();
+    // (what was there before, the put that crashes)
+    let scenarios = [(None, &a), (Some(&a), &b)];
+    for (before, target) in scenarios {
+        // A put writes at most five times: the last round crashes nowhere.
+        for crash_after in 0..=6 {
+            for backend in ucc_tests::backends::backends().await {
+                let store = backend.store.clone();
+                if let Some(prev) = before {
+                    registry::put(store.as_ref(), prev).await.unwrap();
+                }
+                let crashing = CrashingStore::new(store.clone(), crash_after);
+                let result = registry::put(&crashing, target).await;
+                let what = format!(
+                    "{}: put {} after {:?}, crash after {crash_after} writes ({result:?})",
+                    backend.name,
+                    target.customer_id,
+                    before.map(|c| &c.customer_id)
+                );
+                let check = |label: &'static str| {
+                    let store = store.clone();
+                    let what = what.clone();
+                    let gln = gln.clone();
+                    async move {
+                        let config = registry::get(store.as_ref(), &gln).await.unwrap();
+                        let listed = registry::list(store.as_ref()).await.unwrap();
+                        assert_eq!(
+                            listed.len(),
+                            usize::from(config.is_some()),
+                            "{label} {what}: listed {listed:?}"
+                        );
+                        if let (Some(c), Some(l)) = (&config, listed.first()) {
+                            assert_eq!(l.customer_id, c.customer_id, "{label} {what}");
+                        }
+                        let ctx = Ctx::new(store.clone());
+                        for customer in ["cust-a", "cust-b"] {
+                            let want = config
+                                .as_ref()
+                                .filter(|c| c.customer_id == customer)
+                                .map(|c| c.gln.clone());
+                            assert_eq!(
+                                ctx.customer_gln(customer).await.unwrap(),
+                                want,
+                                "{label} {what}: routing of {customer}"
+                            );
+                        }
+                        config
+                    }
+                };
+                check("after the crash").await;
+                // The operator runs the same put again.
+                registry::put(store.as_ref(), target).await.unwrap();
+                let config = check("after the repair").await;
+                assert_eq!(config.as_ref(), Some(target), "{what}");
+                if let Some(prev) = before.filter(|p| p.customer_id != target.customer_id) {
+                    assert_eq!(
+                        registry::gln_for_customer(store.as_ref(), &prev.customer_id)
+                            .await
+                            .unwrap(),
+                        None,
+                        "{what}: the old customer link is left behind"
+                    );
+                }
+                if crash_after == 6 {
+                    assert!(result.is_ok() && !crashing.crashed(), "{what}");
+                }
+            }
+        }
+    }
 }

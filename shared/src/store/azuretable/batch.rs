@@ -8,7 +8,10 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, PartialEq)]
 pub enum EntityOp {
     /// POST: fails (409) if the entity exists.
-    Insert { row: String, props: Map<String, Value> },
+    Insert {
+        row: String,
+        props: Map<String, Value>,
+    },
     /// PUT with `If-Match`: fails (412) if the entity changed since `etag` was read.
     Replace {
         row: String,
@@ -16,7 +19,10 @@ pub enum EntityOp {
         etag: String,
     },
     /// PUT without `If-Match`: insert or replace.
-    Upsert { row: String, props: Map<String, Value> },
+    Upsert {
+        row: String,
+        props: Map<String, Value>,
+    },
     /// DELETE with `If-Match` (`*`: whatever version; 404 if absent).
     Delete { row: String, etag: String },
     /// MERGE of nothing with `If-Match`: fails unless the entity is still at `etag`, and
@@ -89,9 +95,11 @@ pub fn request(
             Value::Object(entity).to_string()
         };
         let (line, if_match, payload) = match op {
-            EntityOp::Insert { props, .. } => {
-                (format!("POST {table_url} HTTP/1.1"), None, Some(with_body(props)))
-            }
+            EntityOp::Insert { props, .. } => (
+                format!("POST {table_url} HTTP/1.1"),
+                None,
+                Some(with_body(props)),
+            ),
             EntityOp::Replace { props, etag, .. } => (
                 format!("PUT {url} HTTP/1.1"),
                 Some(etag.as_str()),
@@ -231,9 +239,11 @@ mod tests {
         ];
         let (ct, body) = request("http://h/acct/t", "T$01", &ops, "42");
         assert_eq!(ct, "multipart/mixed; boundary=batch_42");
-        assert!(body.starts_with("--batch_42\r\nContent-Type: multipart/mixed; boundary=changeset_42\r\n"));
+        assert!(body
+            .starts_with("--batch_42\r\nContent-Type: multipart/mixed; boundary=changeset_42\r\n"));
         assert!(body.contains("POST http://h/acct/t HTTP/1.1\r\n"));
-        assert!(body.contains("DELETE http://h/acct/t(PartitionKey='T%2401',RowKey='x''b') HTTP/1.1\r\n"));
+        assert!(body
+            .contains("DELETE http://h/acct/t(PartitionKey='T%2401',RowKey='x''b') HTTP/1.1\r\n"));
         assert!(body.contains("If-Match: W/\"1\"\r\n"));
         assert!(body.contains("\"RowKey\":\"i a\""));
         assert!(body.ends_with("--changeset_42--\r\n--batch_42--\r\n"));

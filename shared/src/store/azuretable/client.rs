@@ -77,7 +77,9 @@ impl Client {
         timeout: Duration,
     ) -> Result<Self, StoreError> {
         let url = url::Url::parse(endpoint).map_err(|e| {
-            StoreError::Invalid(format!("Azure Table endpoint {endpoint:?} is not a URL: {e}"))
+            StoreError::Invalid(format!(
+                "Azure Table endpoint {endpoint:?} is not a URL: {e}"
+            ))
         })?;
         let loopback = matches!(
             url.host_str(),
@@ -203,7 +205,13 @@ impl Client {
         let mut delay = Duration::from_millis(50);
         for attempt in 1..=ATTEMPTS {
             let sent = self
-                .send_once("POST", "$batch", "", Some((&content_type, body.clone())), &[])
+                .send_once(
+                    "POST",
+                    "$batch",
+                    "",
+                    Some((&content_type, body.clone())),
+                    &[],
+                )
                 .await;
             match sent {
                 Ok((202, text, _)) => {
@@ -235,13 +243,18 @@ impl Client {
     fn error(&self, what: &str, status: u16, text: &str) -> StoreError {
         let (code, message) = batch::error_of(text);
         let first_line = message.lines().next().unwrap_or_default();
-        let msg = format!("cannot {what} on table {}: {status} {code} {first_line}", self.table);
+        let msg = format!(
+            "cannot {what} on table {}: {status} {code} {first_line}",
+            self.table
+        );
         if status >= 500 || status == 408 || status == 429 {
             unavailable(msg)
         } else if status == 401 || status == 403 {
             // Credentials are configuration, and a wrong key fails every request alike;
             // still, a message is never worth losing over it: the platform redelivers.
-            unavailable(format!("{msg} (check the account key or the identity's role)"))
+            unavailable(format!(
+                "{msg} (check the account key or the identity's role)"
+            ))
         } else {
             StoreError::Invalid(msg)
         }
@@ -413,8 +426,8 @@ pub fn shared_key_signature(key: &Secret, text: &str) -> Result<String, String> 
 /// The managed identity's answer: `access_token` and `expires_on` (unix seconds, a string
 /// or a number).
 pub fn parse_identity_answer(text: &str) -> Result<(Secret, i64), String> {
-    let v: Value = serde_json::from_str(text)
-        .map_err(|_| "managed identity answer is not JSON".to_owned())?;
+    let v: Value =
+        serde_json::from_str(text).map_err(|_| "managed identity answer is not JSON".to_owned())?;
     let token = v["access_token"]
         .as_str()
         .filter(|t| !t.is_empty())

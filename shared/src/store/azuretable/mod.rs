@@ -180,10 +180,7 @@ impl AzureTableStore {
                 }
                 let partition = str_prop(&e.props, "PartitionKey").unwrap_or_default();
                 let item_row = str_prop(&e.props, "R").unwrap_or_default();
-                if self
-                    .sweep_one(&partition, &item_row, e.row(), now)
-                    .await?
-                {
+                if self.sweep_one(&partition, &item_row, e.row(), now).await? {
                     deleted += 1;
                 }
             }
@@ -400,9 +397,9 @@ impl AzureTableStore {
                         doc: n.saturating_add(*delta).to_string(),
                     }
                 }),
-                WriteOp::Check { .. } => etag.and_then(|etag| {
-                    priors[i].clone().map(|p| Prior { etag, ..p })
-                }),
+                WriteOp::Check { .. } => {
+                    etag.and_then(|etag| priors[i].clone().map(|p| Prior { etag, ..p }))
+                }
                 WriteOp::Delete { .. } => None,
             };
             self.remember(key, next);
@@ -497,7 +494,13 @@ fn plan(ops: &[WriteOp], priors: &[Option<Prior>]) -> Result<Plan, StoreError> {
                 if let Some(x) = index_row {
                     let mut copy = props;
                     copy.insert("R".into(), Value::String(row.clone()));
-                    plan.push(i, EntityOp::Upsert { row: x, props: copy });
+                    plan.push(
+                        i,
+                        EntityOp::Upsert {
+                            row: x,
+                            props: copy,
+                        },
+                    );
                 }
                 if let Some(e) = expiry_row {
                     let mut p = Map::new();
@@ -530,7 +533,13 @@ fn plan(ops: &[WriteOp], priors: &[Option<Prior>]) -> Result<Plan, StoreError> {
                     props.insert("T".into(), Value::Bool(true));
                     props.insert("K".into(), Value::String(key.pk.clone()));
                     props.insert("S".into(), Value::String(key.sk.clone()));
-                    plan.push(i, EntityOp::Insert { row: row.clone(), props });
+                    plan.push(
+                        i,
+                        EntityOp::Insert {
+                            row: row.clone(),
+                            props,
+                        },
+                    );
                 }
                 (None, _) => {}
             },
@@ -567,7 +576,10 @@ fn item_props(item: &Item) -> Result<Map<String, Value>, StoreError> {
     let mut p = Map::new();
     let put_i64 = |p: &mut Map<String, Value>, name: &str, v: i64| {
         p.insert(name.into(), Value::String(v.to_string()));
-        p.insert(format!("{name}@odata.type"), Value::String("Edm.Int64".into()));
+        p.insert(
+            format!("{name}@odata.type"),
+            Value::String("Edm.Int64".into()),
+        );
     };
     p.insert("K".into(), Value::String(item.key.pk.clone()));
     p.insert("S".into(), Value::String(item.key.sk.clone()));
@@ -657,7 +669,11 @@ fn prior_of(e: &Entity, now: i64) -> Result<Prior, StoreError> {
         live: !tomb && !expired,
         index_row: str_prop(&e.props, "XR"),
         expiry_row: str_prop(&e.props, "ER"),
-        doc: if tomb { String::new() } else { doc_of(&e.props)? },
+        doc: if tomb {
+            String::new()
+        } else {
+            doc_of(&e.props)?
+        },
     })
 }
 
@@ -716,7 +732,10 @@ impl AzureTableStore {
         let mut cont = None;
         loop {
             let want = limit + 1 - out.len();
-            let page = self.client.query(&filter, want, cont.as_ref(), None).await?;
+            let page = self
+                .client
+                .query(&filter, want, cont.as_ref(), None)
+                .await?;
             for e in page.entities {
                 if let Some(item) = item_of(&e, now)? {
                     if out.len() == limit {
@@ -787,11 +806,9 @@ impl Store for AzureTableStore {
                 let hi = rowkey::after_prefix(&lo);
                 (lo, hi, false)
             }
-            SkRange::Between(a, b) => (
-                rowkey::item_row(&q.pk, a),
-                rowkey::item_row(&q.pk, b),
-                true,
-            ),
+            SkRange::Between(a, b) => {
+                (rowkey::item_row(&q.pk, a), rowkey::item_row(&q.pk, b), true)
+            }
         };
         let (from, from_exclusive) = match &q.cursor {
             Some(c) => {
@@ -896,7 +913,14 @@ mod tests {
     #[test]
     fn store_urls() {
         assert!(AzureTableConfig::parse_target("devstoreaccount1/ucc").is_ok());
-        for bad in ["acct", "ACCT/ucc", "ab/ucc", "acct/1ucc", "acct/u-c", "acct/"] {
+        for bad in [
+            "acct",
+            "ACCT/ucc",
+            "ab/ucc",
+            "acct/1ucc",
+            "acct/u-c",
+            "acct/",
+        ] {
             assert!(AzureTableConfig::parse_target(bad).is_err(), "{bad}");
         }
     }
