@@ -558,4 +558,13 @@ mod chaos_run {
         let store = ucc_tests::backends::fresh_table(db.endpoint()).await;
         run(Arc::new(store), seed(), Some(Outage::new(db))).await;
     }
+
+    /// On the shared Azurite, without an outage: Azurite keeps its tables in memory (or
+    /// saves them every few seconds), so a crash would lose what a real Azure keeps.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn azuretable() {
+        if let Some(store) = ucc_tests::backends::azuretable().await {
+            run(store, seed(), None).await;
+        }
+    }
 }

@@ -12,6 +12,7 @@ use chrono::{Duration, TimeZone, Utc};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
+use ucc_shared::context::Ctx;
 use ucc_shared::contract::driver::{AppliedEvent, DriverRecord};
 use ucc_shared::contract::handler::driver_key;
 use ucc_shared::contract::{self, classify, Classified, InboundMessage};
@@ -91,11 +92,14 @@ fn shuffle<T>(v: &mut [T], mut seed: u64) {
     }
 }
 
+/// Eight workers, each with its own handle on the store (its own process, on the backends
+/// where a handle has its own client and cache), apply the shuffled deliveries.
 async fn check(
-    store: Arc<dyn Store>,
+    stores: Vec<Arc<dyn Store>>,
     histories: &[Vec<(Ev, u8)>],
     seed: u64,
 ) -> Result<(), String> {
+    let store = stores.first().ok_or("no store")?.clone();
     let ctx = Arc::new(ctx_with_tenant(store.clone()).await);
     let mut deliveries: Vec<Vec<u8>> = Vec::new();
     let mut expected_events: BTreeMap<String, Vec<AppliedEvent>> = BTreeMap::new();
@@ -123,8 +127,8 @@ async fn check(
     shuffle(&mut deliveries, seed);
     let queue = Arc::new(Mutex::new(deliveries));
     let mut workers = Vec::new();
-    for _ in 0..8 {
-        let (queue, ctx) = (queue.clone(), ctx.clone());
+    for handle in stores.iter().cycle().take(8) {
+        let (queue, ctx) = (queue.clone(), Arc::new(Ctx::new(handle.clone())));
         workers.push(tokio::spawn(async move {
             loop {
                 let Some(next) = queue.lock().await.pop() else {
@@ -173,20 +177,35 @@ async fn check(
 
 #[test]
 fn concurrent_shuffled_duplicated_delivery_equals_in_order_application_embedded() {
-    ucc_tests::property::run(
+    ucc_tests::property::run_shared(
         24,
         Backend::Embedded,
+        1,
         scenario(),
-        |store, (histories, seed)| async move { check(store, &histories, seed).await },
+        |stores, (histories, seed)| async move { check(stores, &histories, seed).await },
     );
 }
 
 #[test]
 fn concurrent_shuffled_duplicated_delivery_equals_in_order_application_dynamodb() {
-    ucc_tests::property::run(
+    ucc_tests::property::run_shared(
         8,
         Backend::DynamoDb,
+        8,
         scenario(),
-        |store, (histories, seed)| async move { check(store, &histories, seed).await },
+        |stores, (histories, seed)| async move { check(stores, &histories, seed).await },
+    );
+}
+
+/// Eight handles on one table, each with its own HTTP client and ETag cache: what eight
+/// `ucc` processes (or Function App instances) sharing the table look like.
+#[test]
+fn concurrent_shuffled_duplicated_delivery_equals_in_order_application_azuretable() {
+    ucc_tests::property::run_shared(
+        8,
+        Backend::AzureTable,
+        8,
+        scenario(),
+        |stores, (histories, seed)| async move { check(stores, &histories, seed).await },
     );
 }

@@ -42,6 +42,17 @@ fn invocation(data: Value) -> Value {
     })
 }
 
+async fn post_to(addr: SocketAddr, function: &str, body: &Value) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("http://{addr}/{function}"))
+        .json(body)
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
 async fn post(addr: SocketAddr, body: &Value) -> (u16, Value) {
     let resp = reqwest::Client::new()
         .post(format!("http://{addr}/contract-events"))
@@ -53,9 +64,13 @@ async fn post(addr: SocketAddr, body: &Value) -> (u16, Value) {
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-#[tokio::test]
-async fn body_as_string_object_or_base64_is_processed_alike() {
-    let (_dir, store) = ucc_tests::backends::embedded();
+ucc_tests::store_tests!(
+    body_as_string_object_or_base64_is_processed_alike,
+    duplicates_and_permanent_failures_complete_the_message,
+    store_sweep_removes_expired_entries,
+);
+
+async fn body_as_string_object_or_base64_is_processed_alike(store: Arc<dyn Store>) {
     let addr = serve(store).await;
     let e1 = activation("HOSTAP0001", "h1", None);
     let e2 = activation("HOSTAP0002", "h2", None);
@@ -70,9 +85,7 @@ async fn body_as_string_object_or_base64_is_processed_alike() {
     }
 }
 
-#[tokio::test]
-async fn duplicates_and_permanent_failures_complete_the_message() {
-    let (_dir, store) = ucc_tests::backends::embedded();
+async fn duplicates_and_permanent_failures_complete_the_message(store: Arc<dyn Store>) {
     let addr = serve(store.clone()).await;
     let e = activation("HOSTAP0009", "h9", None).to_string();
     assert_eq!(post(addr, &invocation(json!(e))).await.0, 200);
@@ -98,6 +111,66 @@ async fn duplicates_and_permanent_failures_complete_the_message() {
         list[0].properties["UserProperties"]["ServiceType"],
         "ChargingAgreement"
     );
+}
+
+/// The `store-sweep` timer: expired entries (an expired log entry) go for good where the
+/// store has no TTL of its own, and are invisible everywhere before that.
+async fn store_sweep_removes_expired_entries(store: Arc<dyn Store>) {
+    sweep_an_expired_entry(store).await;
+}
+
+/// Returns how many entries the first sweep removed.
+async fn sweep_an_expired_entry(store: Arc<dyn Store>) -> u64 {
+    use ucc_shared::store::{Condition, Item, Key};
+    let addr = serve(store.clone()).await;
+    let pk = "T#7080010002488#LOG";
+    let now = ucc_shared::store::now_unix();
+    store
+        .put(
+            Item::new(Key::new(pk, "old"), "{}".into(), 1).with_ttl(now),
+            Condition::Always,
+        )
+        .await
+        .expect("put");
+    store
+        .put(
+            Item::new(Key::new(pk, "new"), "{}".into(), 1).with_ttl(now + 3600),
+            Condition::Always,
+        )
+        .await
+        .expect("put");
+    let timer = json!({"Data": {"timer": {"IsPastDue": false}}, "Metadata": {}});
+    let (status, first) = post_to(addr, "store-sweep", &timer).await;
+    assert_eq!(status, 200, "{first}");
+    let (_, second) = post_to(addr, "store-sweep", &timer).await;
+    let removed = |v: &Value| v["ReturnValue"]["removed"].as_u64();
+    // Azure Tables removes it now; DynamoDB and the embedded store have TTLs of their own.
+    assert!(matches!(removed(&first), Some(0 | 1)), "{first}");
+    assert_eq!(removed(&second), Some(0), "swept twice: {second}");
+    assert_eq!(store.get(&Key::new(pk, "old")).await.expect("get"), None);
+    assert!(store
+        .get(&Key::new(pk, "new"))
+        .await
+        .expect("get")
+        .is_some());
+    // The key is free again.
+    store
+        .put(
+            Item::new(Key::new(pk, "old"), "{}".into(), 1),
+            Condition::NotExists,
+        )
+        .await
+        .expect("an expired key counts as absent");
+    removed(&first).unwrap_or(0)
+}
+
+/// On Azure Tables, which has no TTL, the sweep is what removes the expired entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_sweep_on_azure_tables_removes_exactly_the_expired_entry() {
+    let Some(store) = ucc_tests::backends::azuretable().await else {
+        return;
+    };
+    assert_eq!(sweep_an_expired_entry(store).await, 1);
 }
 
 #[tokio::test]

@@ -383,3 +383,13 @@ fn uc_holds_exactly_what_the_model_says_dynamodb() {
         run,
     );
 }
+
+#[test]
+fn uc_holds_exactly_what_the_model_says_azuretable() {
+    ucc_tests::property::run(
+        16,
+        Backend::AzureTable,
+        prop::collection::vec(op(), 4..40),
+        run,
+    );
+}

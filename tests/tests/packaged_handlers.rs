@@ -588,7 +588,7 @@ async fn packaged_custom_handler_answers_every_function_of_the_app_layout() {
         .filter(|p| p.join("function.json").is_file())
         .collect();
     functions.sort();
-    assert_eq!(functions.len(), 5, "{functions:?}");
+    assert_eq!(functions.len(), 6, "{functions:?}");
     for dir in functions {
         let name = dir
             .file_name()

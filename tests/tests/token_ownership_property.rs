@@ -204,3 +204,13 @@ fn each_card_bills_its_newest_holder_whatever_the_delivery_order_dynamodb() {
         |store, (events, seed, workers)| async move { check(store, &events, seed, workers).await },
     );
 }
+
+#[test]
+fn each_card_bills_its_newest_holder_whatever_the_delivery_order_azuretable() {
+    ucc_tests::property::run(
+        12,
+        Backend::AzureTable,
+        scenario(),
+        |store, (events, seed, workers)| async move { check(store, &events, seed, workers).await },
+    );
+}

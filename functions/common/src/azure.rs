@@ -158,14 +158,18 @@ async fn session_completed(State(d): State<Arc<Deliverer>>, body: Bytes) -> Resp
 /// Timer trigger: the invocation body only carries schedule metadata.
 async fn delivery_retry(State(d): State<Arc<Deliverer>>) -> Response {
     match sweep::sweep(&d).await {
-        Ok(report) => answer(
-            StatusCode::OK,
-            vec![format!(
-                "due {}, delivered {}, pending {}, rejected {}",
-                report.due, report.delivered, report.pending, report.rejected
-            )],
-            serde_json::to_value(&report).unwrap_or(Value::Null),
-        ),
+        Ok(report) => {
+            let value = serde_json::to_value(&report).unwrap_or(Value::Null);
+            crate::telemetry::log_sweep(&d, &value).await;
+            answer(
+                StatusCode::OK,
+                vec![format!(
+                    "due {}, delivered {}, pending {}, rejected {}",
+                    report.due, report.delivered, report.pending, report.rejected
+                )],
+                value,
+            )
+        }
         Err(e) => answer(
             StatusCode::SERVICE_UNAVAILABLE,
             vec![format!("delivery-retry failed: {e}")],
@@ -192,6 +196,31 @@ async fn reconciliation(State(d): State<Arc<Deliverer>>) -> Response {
     }
 }
 
+/// Timer trigger: physically removes expired items where the store has no TTL of its own
+/// (Azure Tables); elsewhere it has nothing to do.
+async fn store_sweep(State(d): State<Arc<Deliverer>>) -> Response {
+    match d
+        .ctx
+        .store
+        .sweep_expired(crate::telemetry::STORE_SWEEP_MAX)
+        .await
+    {
+        Ok(removed) => {
+            tracing::info!(removed, "store-sweep");
+            answer(
+                StatusCode::OK,
+                vec![format!("{removed} expired items removed")],
+                serde_json::json!({ "removed": removed }),
+            )
+        }
+        Err(e) => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            vec![format!("store-sweep failed: {e}")],
+            Value::Null,
+        ),
+    }
+}
+
 /// Routes of the function triggers. The admin API is merged in by the caller.
 pub fn router(d: Arc<Deliverer>) -> Router {
     Router::new()
@@ -199,6 +228,7 @@ pub fn router(d: Arc<Deliverer>) -> Router {
         .route("/session-completed", post(session_completed))
         .route("/delivery-retry", post(delivery_retry))
         .route("/reconciliation", post(reconciliation))
+        .route("/store-sweep", post(store_sweep))
         .with_state(d)
 }
 

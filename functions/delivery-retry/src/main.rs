@@ -6,17 +6,6 @@
 
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
-use ucc_shared::delivery::Deliverer;
-
-/// Pending deliveries looked at per tenant for the age metric (oldest due first).
-const AGE_SCAN_PER_TENANT: usize = 100;
-
-/// A failure only costs the metric, never the sweep.
-async fn oldest_pending_age_secs(d: &Deliverer) -> i64 {
-    ucc_shared::delivery::sweep::oldest_pending_age_secs(d, AGE_SCAN_PER_TENANT)
-        .await
-        .unwrap_or(0)
-}
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -27,20 +16,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         async move {
             d.set_deadline(ucc_functions::lambda::deadline_of(&event.context));
             let report = ucc_functions::lambda::delivery_retry(&d).await?;
-            let count = |k: &str| report.get(k).and_then(Value::as_u64).unwrap_or(0);
-            let listed = |k: &str| report.get(k).and_then(Value::as_array).map_or(0, Vec::len);
-            lambda_runtime::tracing::info!(
-                due = count("due"),
-                delivered = count("delivered"),
-                pending = count("pending"),
-                rejected = count("rejected"),
-                held = count("held"),
-                errors = listed("errors"),
-                tenants_blocked = listed("tenantsBlocked"),
-                tenants_unblocked = listed("tenantsUnblocked"),
-                oldest_pending_age_secs = oldest_pending_age_secs(&d).await,
-                "delivery-retry sweep"
-            );
+            ucc_functions::telemetry::log_sweep(&d, &report).await;
             Ok::<Value, lambda_runtime::Error>(report)
         }
     }))

@@ -195,6 +195,9 @@ impl Store for CountingStore {
         self.read(&page.items, 1);
         Ok(page)
     }
+    async fn sweep_expired(&self, max: usize) -> Result<usize, StoreError> {
+        self.inner.sweep_expired(max).await
+    }
 }
 
 #[cfg(test)]

@@ -260,6 +260,13 @@ pub trait Store: Send + Sync {
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError>;
     async fn query(&self, query: &Query) -> Result<Page, StoreError>;
     async fn query_index(&self, query: &IndexQuery) -> Result<Page, StoreError>;
+    /// Physically removes up to `max` expired items where the backend does not do it by
+    /// itself (Azure Tables has no TTL; the `store-sweep` timer calls this). Reads never
+    /// show an expired item either way; returns how many were removed.
+    async fn sweep_expired(&self, max: usize) -> Result<usize, StoreError> {
+        let _ = max;
+        Ok(0)
+    }
 }
 
 /// Every live item a query matches, following the cursor page by page. For listings whose

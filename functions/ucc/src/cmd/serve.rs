@@ -116,6 +116,22 @@ fn spawn_timers(d: std::sync::Arc<ucc_shared::delivery::Deliverer>) {
             }
         }
     });
+    let sweeper = d.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let store = &sweeper.ctx.store;
+            match store
+                .sweep_expired(ucc_functions::telemetry::STORE_SWEEP_MAX)
+                .await
+            {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "store-sweep"),
+                Err(e) => tracing::warn!(error = %e, "store-sweep failed"),
+            }
+        }
+    });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(24 * 3600));
         loop {

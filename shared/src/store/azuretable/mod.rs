@@ -160,7 +160,7 @@ impl AzureTableStore {
     /// Deletes expired items (with their index and expiry entries), at most `max` of
     /// them; returns how many went. Reads never show an expired item, so this only frees
     /// space; it runs from the `store-sweep` timer.
-    pub async fn sweep_expired(&self, max: usize) -> Result<usize, StoreError> {
+    async fn sweep(&self, max: usize) -> Result<usize, StoreError> {
         let now = now_unix();
         let filter = format!(
             "RowKey ge '{}' and RowKey lt '{}'",
@@ -794,6 +794,10 @@ impl Store for AzureTableStore {
 
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         self.transact_inner(ops, false).await
+    }
+
+    async fn sweep_expired(&self, max: usize) -> Result<usize, StoreError> {
+        self.sweep(max).await
     }
 
     async fn query(&self, q: &Query) -> Result<Page, StoreError> {
