@@ -1047,21 +1047,21 @@ async fn tenant_put_survives_a_crash_after_every_write() {
 /// controls) and non-ASCII: every backend keeps them apart, returns them intact and orders
 /// them by their UTF-8 bytes.
 async fn keys_with_any_characters(store: Arc<dyn Store>) {
-    let sks = [
+    let keys = [
         "K#", "K#/", "K#\\", "K#?", "K##", "K#\u{1}", "K# ", "K#!", "K#~", "K#é", "K#\u{7f}",
         "K#$", "K#.", "K#>", "K#[", "K#'", "K#%", "K#a'b", "K#😀",
     ];
-    for sk in sks {
+    for sk in keys {
         store
             .put(item(T1, sk, 1), Condition::NotExists)
             .await
             .unwrap_or_else(|e| panic!("{sk:?}: {e}"));
     }
-    for sk in sks {
+    for sk in keys {
         let got = store.get(&key(T1, sk)).await.unwrap();
         assert_eq!(got.map(|i| i.key.sk), Some(sk.to_owned()), "{sk:?}");
     }
-    let mut want: Vec<String> = sks.iter().map(|s| s.to_string()).collect();
+    let mut want: Vec<String> = keys.iter().map(|s| s.to_string()).collect();
     want.sort();
     let pages = all_pages(&*store, query(T1, prefix("K#"), 4)).await;
     let got: Vec<String> = pages.iter().flat_map(|p| sks(p)).collect();

@@ -1,4 +1,6 @@
-//! The `ucc` binary as an operator uses it: real process, real embedded store on disk.
+//! The `ucc` binary as an operator uses it: real process, real embedded store on disk, and
+//! the main flows also on Azure Table Storage (Azurite) when `UCC_TEST_AZURITE_ENDPOINT` is
+//! set (`make test`).
 
 // Test code: a failed expectation is the test failing.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -11,17 +13,103 @@ use serde_json::{json, Value};
 
 const DEMO_SECRET: &str = "cli-test-secret";
 
-fn ucc(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ucc"))
-        .arg("--store")
+/// Azurite's well-known development key (public, documented by Microsoft).
+const AZURITE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// `ucc` with the store and, when Azurite is there, the Azure Table settings (SPEC §9
+/// names) an operator would export; they do nothing for a file store.
+fn command(store: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ucc"));
+    c.arg("--store")
         .arg(store)
-        .args(args)
         .env_remove("UCC_STORE")
         .env("UCC_SECRET_NORDLYS", DEMO_SECRET)
-        .env("UCC_SECRET_SVEA", DEMO_SECRET)
+        .env("UCC_SECRET_SVEA", DEMO_SECRET);
+    if let Some(endpoint) = azurite() {
+        c.env("UCC_AZURE_TABLE_ENDPOINT", endpoint)
+            .env("UCC_AZURE_STORAGE_KEY_REF", "env:UCC_TEST_AZURITE_KEY")
+            .env("UCC_TEST_AZURITE_KEY", AZURITE_KEY);
+    }
+    c
+}
+
+fn ucc(store: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Output {
+    command(store)
+        .args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run ucc: {e}"))
 }
+
+fn azurite() -> Option<String> {
+    match std::env::var("UCC_TEST_AZURITE_ENDPOINT") {
+        Ok(e) if !e.trim().is_empty() => Some(e),
+        _ => {
+            assert!(
+                std::env::var("UCC_REQUIRE_AZURITE").as_deref() != Ok("1"),
+                "UCC_REQUIRE_AZURITE=1 but UCC_TEST_AZURITE_ENDPOINT is not set"
+            );
+            None
+        }
+    }
+}
+
+/// A fresh store for one test: a file store in a temp dir, or a new table on Azurite.
+enum StoreKind {
+    Embedded,
+    AzureTable,
+}
+
+fn fresh_store(kind: StoreKind) -> Option<(tempfile::TempDir, String)> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = match kind {
+        StoreKind::Embedded => dir.path().join("state").to_string_lossy().into_owned(),
+        StoreKind::AzureTable => {
+            azurite()?;
+            static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            format!(
+                "azuretable://devstoreaccount1/cli{}x{}x{nanos}",
+                std::process::id(),
+                SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            )
+        }
+    };
+    Some((dir, spec))
+}
+
+/// Each listed test body `fn name(dir: &Path, store: &str)` runs as `name::embedded` and
+/// `name::azuretable`.
+macro_rules! on_both_stores {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn embedded() {
+                    if let Some((dir, store)) = super::fresh_store(super::StoreKind::Embedded) {
+                        super::$name(dir.path(), &store);
+                    }
+                }
+
+                #[test]
+                fn azuretable() {
+                    if let Some((dir, store)) = super::fresh_store(super::StoreKind::AzureTable) {
+                        super::$name(dir.path(), &store);
+                    }
+                }
+            }
+        )+
+    };
+}
+
+on_both_stores!(
+    run_scenario_reports_every_event_outcome,
+    tenant_put_get_list_round_trip,
+    drivers_parked_and_logs_after_a_scenario,
+    serve_answers_the_custom_handler_contract_on_the_configured_port,
+);
 
 fn stdout_json(o: &Output) -> Value {
     assert!(
@@ -41,10 +129,7 @@ fn scenario_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/nordlys")
 }
 
-#[test]
-fn run_scenario_reports_every_event_outcome() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = dir.path().join("state");
+fn run_scenario_reports_every_event_outcome(_dir: &Path, store: &str) {
     let scenario = scenario_dir();
     let args = [
         "run-scenario",
@@ -206,10 +291,7 @@ fn tenant_put_refuses_plain_http_to_a_non_loopback_host_naming_uc_base_url() {
     assert_eq!(list, json!([]), "nothing was stored");
 }
 
-#[test]
-fn tenant_put_get_list_round_trip() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = dir.path().join("state");
+fn tenant_put_get_list_round_trip(_dir: &Path, store: &str) {
     let file = scenario_dir().join("tenants/nordlys.json");
     let o = ucc(
         &store,
@@ -227,10 +309,7 @@ fn tenant_put_get_list_round_trip() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("check digit"));
 }
 
-#[test]
-fn drivers_parked_and_logs_after_a_scenario() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = dir.path().join("state");
+fn drivers_parked_and_logs_after_a_scenario(dir: &Path, store: &str) {
     let run = ucc(
         &store,
         &[
@@ -296,7 +375,7 @@ fn drivers_parked_and_logs_after_a_scenario() {
     .expect("json");
     svea["gln"] = json!("9436465792104");
     svea["customerId"] = json!("emb-cust-fjord");
-    let f = dir.path().join("svea.json");
+    let f = dir.join("svea.json");
     std::fs::write(&f, svea.to_string()).expect("write");
     assert!(
         ucc(&store, &["tenant", "put", f.to_str().unwrap_or_default()])
@@ -344,10 +423,7 @@ fn drivers_parked_and_logs_after_a_scenario() {
     assert_eq!(parked_only.as_array().map(Vec::len), Some(1));
 }
 
-#[test]
-fn serve_answers_the_custom_handler_contract_on_the_configured_port() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = dir.path().join("state");
+fn serve_answers_the_custom_handler_contract_on_the_configured_port(_dir: &Path, store: &str) {
     let file = scenario_dir().join("tenants/nordlys.json");
     assert!(ucc(
         &store,
@@ -359,13 +435,8 @@ fn serve_answers_the_custom_handler_contract_on_the_configured_port() {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ucc"))
-        .args([
-            "--store",
-            store.to_str().unwrap_or_default(),
-            "serve",
-            "--no-timers",
-        ])
+    let mut child = command(store)
+        .args(["serve", "--no-timers"])
         .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -397,7 +468,7 @@ fn serve_answers_the_custom_handler_contract_on_the_configured_port() {
     });
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(answer["ReturnValue"]["outcome"], "applied");
+    assert_eq!(answer["ReturnValue"]["outcome"], "applied", "{answer}");
 }
 
 #[test]
@@ -439,4 +510,40 @@ fn price_with_a_stored_tenant_by_gln_matches_the_delivered_amounts() {
     );
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no tenant with GLN 7300011000017"));
+}
+
+#[test]
+fn an_unknown_store_scheme_is_refused_naming_the_three_forms() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for spec in ["azuretables://acct/t", "s3://bucket", "dynamodb://"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_ucc"))
+            .current_dir(dir.path())
+            .args(["--store", spec, "tenant", "list"])
+            .env_remove("UCC_STORE")
+            .output()
+            .expect("run ucc");
+        assert_eq!(o.status.code(), Some(1), "{spec}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(spec.split("://").next().unwrap_or_default()),
+            "{spec}: {err}"
+        );
+        if spec != "dynamodb://" {
+            assert!(
+                err.contains("dynamodb://TABLE") && err.contains("azuretable://ACCOUNT/TABLE"),
+                "{spec}: {err}"
+            );
+        }
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_ucc"))
+        .current_dir(dir.path())
+        .args(["--store", "azuretable://Bad_Account/t", "tenant", "list"])
+        .env_remove("UCC_STORE")
+        .output()
+        .expect("run ucc");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("storage account name"));
+    // Nothing was taken for a folder name.
+    let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
+    assert!(left.is_empty(), "{left:?}");
 }

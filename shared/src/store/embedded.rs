@@ -86,8 +86,9 @@ impl EmbeddedStore {
     }
 
     /// Physically removes expired items (DynamoDB's TTL does this in the background; here it
-    /// runs when the store is opened and on demand). Returns how many were removed.
-    pub async fn sweep_expired(&self) -> Result<usize, StoreError> {
+    /// runs when the store is opened and from the `store-sweep` timer). Returns how many
+    /// were removed.
+    pub async fn sweep_all_expired(&self) -> Result<usize, StoreError> {
         let db = self.db.clone();
         blocking(move || sweep(&db)).await
     }
@@ -458,5 +459,10 @@ impl Store for EmbeddedStore {
         let db = self.db.clone();
         let query = query.clone();
         blocking(move || run_index_query(&db, &query)).await
+    }
+
+    async fn sweep_expired(&self, _max: usize) -> Result<usize, StoreError> {
+        // One write transaction removes them all: no reason to stop part way.
+        self.sweep_all_expired().await
     }
 }

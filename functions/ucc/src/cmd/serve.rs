@@ -1,10 +1,5 @@
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
-
-use ucc_shared::context::Ctx;
-use ucc_shared::delivery::Deliverer;
-use ucc_shared::store::embedded::EmbeddedStore;
 
 use super::CmdResult;
 
@@ -36,16 +31,13 @@ fn port(a: &ServeArgs) -> Result<u16, String> {
 
 pub async fn run(store: &str, a: &ServeArgs) -> CmdResult {
     ucc_functions::telemetry::init();
-    let (d, embedded) = open(store).await?;
+    let d = super::deliverer(store).await?;
     let addr = SocketAddr::new(a.bind, port(a)?);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     if !a.no_timers {
         spawn_timers(d.clone());
-        if let Some(e) = embedded {
-            spawn_expiry_sweep(e);
-        }
     }
     let keys = ucc_functions::admin::AdminKeys::from_env();
     let app = ucc_functions::azure::router(d.clone()).merge(ucc_functions::admin::router(d, keys));
@@ -57,38 +49,6 @@ pub async fn run(store: &str, a: &ServeArgs) -> CmdResult {
         })
         .await
         .map_err(|e| format!("server failed: {e}"))
-}
-
-/// The deliverer, and the embedded store itself when that is the backend: it has no
-/// background TTL deletion like DynamoDB, so `serve` sweeps it on a timer.
-async fn open(spec: &str) -> Result<(Arc<Deliverer>, Option<Arc<EmbeddedStore>>), String> {
-    if spec.starts_with("dynamodb://") {
-        return Ok((super::deliverer(spec).await?, None));
-    }
-    let e = Arc::new(EmbeddedStore::open(spec).map_err(|e| e.to_string())?);
-    let d = ucc_functions::env::deliverer(Arc::new(Ctx::new(e.clone())))?;
-    Ok((d, Some(e)))
-}
-
-/// Physically removes expired items (log entries past their tenant's retention) from the
-/// embedded store; reads already ignore them, this keeps the file from growing forever.
-fn spawn_expiry_sweep(store: Arc<EmbeddedStore>) {
-    let every = std::env::var("UCC_EXPIRY_SWEEP_INTERVAL_SECS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(3600)
-        .max(1);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(every));
-        loop {
-            tick.tick().await;
-            match store.sweep_expired().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "expired items swept"),
-                Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
-            }
-        }
-    });
 }
 
 /// The timers the cloud platforms run for us (EventBridge / timerTrigger), in-process.
@@ -116,9 +76,15 @@ fn spawn_timers(d: std::sync::Arc<ucc_shared::delivery::Deliverer>) {
             }
         }
     });
+    // Expired items out of stores without a TTL of their own (embedded, Azure Tables).
+    let sweep_every = std::env::var("UCC_EXPIRY_SWEEP_INTERVAL_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(3600)
+        .max(1);
     let sweeper = d.clone();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        let mut tick = tokio::time::interval(Duration::from_secs(sweep_every));
         loop {
             tick.tick().await;
             let store = &sweeper.ctx.store;
