@@ -216,7 +216,7 @@ mod tests {
         let key = Key::new("T#1", "A");
 
         // 1.5 KB is 2 write units, and 2 more for the copy in the due index.
-        let due = Item::new(key.clone(), "x".repeat(1500), 1).with_index("DUE#1", "0001");
+        let due = Item::new(key.clone(), "x".repeat(1500), 1).with_index("T#1#DUE", "0001");
         c.put(due, Condition::NotExists).await.unwrap();
         assert_eq!(c.units().write, 4);
 

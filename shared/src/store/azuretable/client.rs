@@ -4,6 +4,7 @@
 //! backoff where a retry cannot apply a write twice, and otherwise reported as
 //! `StoreError::Unavailable`, which every handler treats as "redeliver later".
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
@@ -40,6 +41,24 @@ pub struct Client {
     table: String,
     credential: Credential,
     token: Mutex<Option<(Secret, i64)>>,
+    counts: Counts,
+}
+
+/// Requests sent to the service, as billed: every query page and every `$batch` is one
+/// transaction; `entity_writes` counts the entities inside the batches.
+#[derive(Default)]
+struct Counts {
+    queries: AtomicU64,
+    batches: AtomicU64,
+    entity_writes: AtomicU64,
+}
+
+/// What [`Client::requests`] reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RequestCounts {
+    pub queries: u64,
+    pub batches: u64,
+    pub entity_writes: u64,
 }
 
 /// One entity as read: its properties (with PartitionKey and RowKey) and ETag.
@@ -104,7 +123,17 @@ impl Client {
             table: table.to_owned(),
             credential,
             token: Mutex::new(None),
+            counts: Counts::default(),
         })
+    }
+
+    /// Requests sent so far (retries included), for `make bench`.
+    pub fn requests(&self) -> RequestCounts {
+        RequestCounts {
+            queries: self.counts.queries.load(Ordering::Relaxed),
+            batches: self.counts.batches.load(Ordering::Relaxed),
+            entity_writes: self.counts.entity_writes.load(Ordering::Relaxed),
+        }
     }
 
     pub fn table_url(&self) -> String {
@@ -148,6 +177,7 @@ impl Client {
             ));
         }
         let path = format!("{}()", self.table);
+        self.counts.queries.fetch_add(1, Ordering::Relaxed);
         let (status, text, headers) = self.send_retrying("GET", &path, &query, None, &[]).await?;
         if status != 200 {
             return Err(self.error("query", status, &text));
@@ -204,6 +234,10 @@ impl Client {
         }
         let mut delay = Duration::from_millis(50);
         for attempt in 1..=ATTEMPTS {
+            self.counts.batches.fetch_add(1, Ordering::Relaxed);
+            self.counts
+                .entity_writes
+                .fetch_add(ops.len() as u64, Ordering::Relaxed);
             let sent = self
                 .send_once(
                     "POST",

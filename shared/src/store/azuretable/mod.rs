@@ -120,6 +120,11 @@ impl AzureTableStore {
         })
     }
 
+    /// Requests sent to Azure so far (what Azure bills), for `make bench`.
+    pub fn requests(&self) -> client::RequestCounts {
+        self.client.requests()
+    }
+
     fn remember(&self, key: &Key, prior: Option<Prior>) {
         let Ok(mut c) = self.cache.lock() else {
             return;
