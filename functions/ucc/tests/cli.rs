@@ -19,7 +19,7 @@ const AZURITE_KEY: &str =
 
 /// `ucc` with the store and, when Azurite is there, the Azure Table settings (SPEC §9
 /// names) an operator would export; they do nothing for a file store.
-fn command(store: impl AsRef<std::ffi::OsStr>) -> Command {
+fn command(store: &(impl AsRef<std::ffi::OsStr> + ?Sized)) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ucc"));
     c.arg("--store")
         .arg(store)
@@ -34,7 +34,7 @@ fn command(store: impl AsRef<std::ffi::OsStr>) -> Command {
     c
 }
 
-fn ucc(store: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Output {
+fn ucc(store: &(impl AsRef<std::ffi::OsStr> + ?Sized), args: &[&str]) -> Output {
     command(store)
         .args(args)
         .output()
