@@ -547,3 +547,155 @@ fn an_unknown_store_scheme_is_refused_naming_the_three_forms() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Starts `ucc serve --no-timers` on a free port and waits for its readiness line.
+fn start_serve(store: &str) -> (std::process::Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let mut child = command(store)
+        .args(["serve", "--no-timers"])
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn ucc serve");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let ready = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("listening on"));
+    assert!(ready, "ucc serve did not start");
+    // Keep draining stderr so the process never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    (child, port)
+}
+
+/// The example's contract events, in file order.
+fn contract_events() -> Vec<String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(scenario_dir().join("events"))
+        .expect("events")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).expect("event"))
+        .filter(|body| serde_json::from_str::<Value>(body).is_ok_and(|v| v.get("Header").is_some()))
+        .collect()
+}
+
+/// Every tenant's drivers, with what differs between two runs by nature blanked: virtual
+/// token values (random) and the wall-clock times of the writes.
+fn drivers_of(store: &str) -> Vec<Value> {
+    ["7080010002488", "9436465792104", "7300011000017"]
+        .iter()
+        .map(|gln| {
+            let mut v = stdout_json(&ucc(store, &["drivers", "list", "--tenant", gln, "--json"]));
+            for d in v.as_array_mut().into_iter().flatten() {
+                d["createdAt"] = json!("<time>");
+                d["updatedAt"] = json!("<time>");
+                for t in d["tokens"].as_array_mut().into_iter().flatten() {
+                    if t["kind"] == "virtual" {
+                        t["value"] = json!("<virtual>");
+                    }
+                }
+            }
+            v
+        })
+        .collect()
+}
+
+/// SPEC §9 acceptance: three `ucc serve` processes share one Azure table and receive the
+/// example's contract events three times each, shuffled and concurrently. The drivers end
+/// up exactly as one process applying each event once, in order, leaves them.
+#[test]
+fn several_processes_sharing_one_azure_table_lose_no_update() {
+    let Some((_dir, shared)) = fresh_store(StoreKind::AzureTable) else {
+        return;
+    };
+    let (_ref_dir, reference) = fresh_store(StoreKind::Embedded).expect("embedded");
+    for store in [&shared, &reference] {
+        for t in ["nordlys.json", "svea.json"] {
+            let f = scenario_dir().join("tenants").join(t);
+            let o = ucc(store, &["tenant", "put", f.to_str().unwrap_or_default()]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+    }
+    let events = contract_events();
+    assert!(events.len() >= 10, "{} contract events", events.len());
+    let invocation = |body: &str, n: usize| json!({"Data": {"message": body}, "Metadata": {"MessageId": format!("\"m-{n}\""), "DeliveryCount": "1"}});
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("rt");
+
+    // The reference: one process, each event once, in order.
+    let (mut one, port) = start_serve(&reference);
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        for (n, e) in events.iter().enumerate() {
+            let r = http
+                .post(format!("http://127.0.0.1:{port}/contract-events"))
+                .json(&invocation(e, n))
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(r.status().as_u16(), 200);
+        }
+    });
+    let _ = one.kill();
+    let _ = one.wait();
+
+    // Three processes, every event three times, shuffled, four requests in flight each.
+    let servers: Vec<_> = (0..3).map(|_| start_serve(&shared)).collect();
+    let mut work: Vec<(usize, String)> = (0..3)
+        .flat_map(|_| events.iter().cloned().enumerate())
+        .collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    for i in (1..work.len()).rev() {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        work.swap(i, (seed % (i as u64 + 1)) as usize);
+    }
+    let ports: Vec<u16> = servers.iter().map(|(_, p)| *p).collect();
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(work));
+    rt.block_on(async {
+        let mut tasks = Vec::new();
+        for w in 0..12 {
+            let (queue, port) = (queue.clone(), ports[w % ports.len()]);
+            tasks.push(tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                loop {
+                    let Some((n, e)) = queue.lock().expect("queue").pop() else {
+                        return;
+                    };
+                    // A transient failure (a conflict the handler gave up on) is what the
+                    // host would redeliver: so do we.
+                    loop {
+                        let r = http
+                            .post(format!("http://127.0.0.1:{port}/contract-events"))
+                            .json(&json!({"Data": {"message": e}, "Metadata": {"MessageId": format!("\"m-{n}\""), "DeliveryCount": "1"}}))
+                            .send()
+                            .await
+                            .expect("request");
+                        if r.status().is_success() {
+                            break;
+                        }
+                    }
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("worker");
+        }
+    });
+    for (mut child, _) in servers {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert_eq!(drivers_of(&shared), drivers_of(&reference));
+}
