@@ -155,7 +155,9 @@ pub enum WriteOp {
         condition: Condition,
     },
     /// Adds `delta` to a counter item (created at 0 if absent), whose document is the
-    /// count as a decimal integer. Atomic like every other operation; no condition.
+    /// count as a decimal integer. Atomic like every other operation; no condition. A
+    /// counter is written only by `Add` (and removed by `Delete`): what `Add` does to an
+    /// item `Put` wrote differs between backends (DynamoDB counts beside the document).
     Add {
         key: Key,
         delta: i64,

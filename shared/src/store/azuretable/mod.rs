@@ -305,10 +305,17 @@ impl AzureTableStore {
                     continue;
                 }
                 if fresh[i] {
-                    return Err(fail(i, op.key()));
+                    // The contract names the first failing operation: operations before
+                    // this one that were not read (blind inserts, cached answers) are read
+                    // and judged first.
+                    if fresh[..i].iter().all(|f| *f) {
+                        return Err(fail(i, op.key()));
+                    }
+                    fresh[..i].iter_mut().for_each(|f| *f = true);
                 }
                 fresh[i] = true;
                 stale = true;
+                break;
             }
             if stale {
                 continue;
@@ -392,7 +399,7 @@ impl AzureTableStore {
                     doc: item.doc.clone(),
                 }),
                 WriteOp::Add { delta, .. } => etag.map(|etag| {
-                    let (n, v) = counter_of(priors[i].as_ref());
+                    let (n, v) = counter_of(priors[i].as_ref(), key).unwrap_or((0, 0));
                     Prior {
                         etag,
                         version: v + 1,
@@ -422,10 +429,16 @@ fn holds(condition: Condition, prior: Option<&Prior>) -> bool {
     }
 }
 
-fn counter_of(prior: Option<&Prior>) -> (i64, u64) {
+/// The count and version of a counter item; an absent (or expired) one starts at 0.
+fn counter_of(prior: Option<&Prior>, key: &Key) -> Result<(i64, u64), StoreError> {
     match prior.filter(|p| p.live) {
-        Some(p) => (p.doc.trim().parse().unwrap_or(0), p.version),
-        None => (0, prior.map_or(0, |p| p.version)),
+        Some(p) => p
+            .doc
+            .trim()
+            .parse()
+            .map(|n| (n, p.version))
+            .map_err(|_| StoreError::Invalid(format!("{}/{} is not a counter", key.pk, key.sk))),
+        None => Ok((0, 0)),
     }
 }
 
@@ -549,7 +562,7 @@ fn plan(ops: &[WriteOp], priors: &[Option<Prior>]) -> Result<Plan, StoreError> {
                 (None, _) => {}
             },
             WriteOp::Add { delta, .. } => {
-                let (n, v) = counter_of(prior);
+                let (n, v) = counter_of(prior, key)?;
                 let counter = Item::new(key.clone(), n.saturating_add(*delta).to_string(), v + 1);
                 plan.write(i, &row, item_props(&counter)?, prior);
                 // An expired item counted over starts again without its old entries.
