@@ -158,12 +158,12 @@ async fn apply(store: &dyn Store, step: &[Op], now: i64) -> String {
 
 async fn snapshot(store: &dyn Store) -> Vec<String> {
     let mut out = Vec::new();
-    for p in 0..PKS.len() {
+    for (p, pk) in PKS.iter().enumerate() {
         for s in 0..SKS.len() {
             let got = store.get(&k((p, s))).await.unwrap();
             out.push(format!("get {p}/{s}: {got:?}"));
         }
-        let mut q = Query::prefix(PKS[p], "");
+        let mut q = Query::prefix(*pk, "");
         q.limit = 2;
         let mut pages = 0;
         loop {
