@@ -1,7 +1,6 @@
-//! The Azure Table backend signing with the Function App's managed identity (SPEC §9):
-//! against a loopback stand-in of the identity endpoint (App Service's documented
-//! `IDENTITY_ENDPOINT` protocol) and of the Table service's read path, which records what
-//! authorization every request carried.
+//! The Azure Table client against loopback stand-ins: the managed identity (App Service's
+//! documented `IDENTITY_ENDPOINT` protocol) and the Table service's read and `$batch`
+//! paths, which record what authorization every request carried and can answer 500/503.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -29,6 +28,9 @@ struct Seen {
     /// Seconds from now the issued token lives.
     lifetime: i64,
     identity_fails: bool,
+    /// Answer the next n table reads with this status.
+    fail_reads: (usize, u16),
+    batches: usize,
 }
 
 type Shared = Arc<Mutex<Seen>>;
@@ -71,8 +73,28 @@ async fn table_call(State(s): State<Shared>, headers: HeaderMap) -> impl IntoRes
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    s.lock().unwrap().table_auth.push(auth);
+    let mut seen = s.lock().unwrap();
+    seen.table_auth.push(auth);
+    if seen.fail_reads.0 > 0 {
+        seen.fail_reads.0 -= 1;
+        let status = StatusCode::from_u16(seen.fail_reads.1).unwrap();
+        return (
+            status,
+            Json(json!({"odata.error": {"code": "ServerBusy", "message": {"value": "busy"}}})),
+        );
+    }
     (StatusCode::OK, Json(json!({"value": []})))
+}
+
+/// Every change set fails with a 500 (its fate unknown to the client).
+async fn batch(State(s): State<Shared>) -> impl IntoResponse {
+    s.lock().unwrap().batches += 1;
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(
+            json!({"odata.error": {"code": "OperationTimedOut", "message": {"value": "timed out"}}}),
+        ),
+    )
 }
 
 async fn create_table(State(s): State<Shared>, headers: HeaderMap) -> impl IntoResponse {
@@ -94,6 +116,7 @@ async fn stand_in(lifetime: i64, identity_fails: bool) -> (SocketAddr, Shared) {
     let app = Router::new()
         .route("/msi/token", get(token))
         .route("/acct/Tables", post(create_table))
+        .route("/acct/$batch", post(batch))
         .route("/acct/{table}", get(table_call))
         .with_state(shared.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -168,4 +191,38 @@ async fn an_identity_failure_is_transient_and_names_no_secret() {
         seen.lock().unwrap().table_auth.is_empty(),
         "no request without a token"
     );
+}
+
+#[tokio::test]
+async fn busy_reads_are_retried_a_bounded_number_of_times() {
+    let (addr, seen) = stand_in(3600, false).await;
+    let store = connect(addr).await.unwrap();
+    seen.lock().unwrap().fail_reads = (2, 503);
+    assert_eq!(store.get(&Key::new("T#1", "K")).await.unwrap(), None);
+    // create table, then a read answered on its third try
+    assert_eq!(seen.lock().unwrap().table_auth.len(), 1 + 3);
+
+    seen.lock().unwrap().fail_reads = (100, 500);
+    let err = store.get(&Key::new("T#1", "K")).await.unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    let reads = seen.lock().unwrap().table_auth.len() - 4;
+    assert_eq!(reads, 4, "bounded attempts");
+}
+
+#[tokio::test]
+async fn a_change_set_of_unknown_fate_is_not_repeated() {
+    use ucc_shared::store::{Condition, Item};
+    let (addr, seen) = stand_in(3600, false).await;
+    let store = connect(addr).await.unwrap();
+    let err = store
+        .put(
+            Item::new(Key::new("T#1", "K"), "{}".into(), 1),
+            Condition::NotExists,
+        )
+        .await
+        .unwrap_err();
+    // A 500 on a write may have committed: reported as transient (the platform redelivers
+    // and the caller's conditions decide), never sent twice by the client itself.
+    assert!(err.is_transient(), "{err:?}");
+    assert_eq!(seen.lock().unwrap().batches, 1);
 }
