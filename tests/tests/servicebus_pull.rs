@@ -100,6 +100,7 @@ ucc_tests::store_tests!(
     a_slow_handler_keeps_its_lock_by_renewing,
     a_wrong_sas_key_completes_nothing_and_loses_nothing,
     broker_500_and_503_are_retried_without_losing_messages,
+    transient_failures_abandon_until_the_broker_dead_letters,
 );
 
 async fn scenario_events_provision_drivers_and_complete_each_message_once(store: Arc<dyn Store>) {
@@ -345,6 +346,111 @@ async fn broker_500_and_503_are_retried_without_losing_messages(store: Arc<dyn S
     assert_each_completed_once(&sb, &ids);
     assert!(summary.retried_calls >= 7, "{summary:?}");
     assert_eq!(summary.completed.get("applied"), Some(&6), "{summary:?}");
+}
+
+async fn transient_failures_abandon_until_the_broker_dead_letters(store: Arc<dyn Store>) {
+    ctx_with_tenant(store.clone()).await;
+    let sb = standin(Options {
+        max_delivery_count: 3,
+        ..Options::default()
+    })
+    .await;
+    let id = sb.enqueue(
+        activation("SBDLQAP00001", "sb-dlq-1", None).to_string(),
+        &[],
+    );
+    // Every write fails as if the store were down: a transient failure each time.
+    let down: Arc<dyn Store> = Arc::new(ucc_tests::crashing::CrashingStore::new(store.clone(), 0));
+    let summary = pull_until_drained(Arc::new(Ctx::new(down)), &sb, &sb.options().key.clone(), 1)
+        .await
+        .expect("pull");
+    assert_eq!((summary.received, summary.abandoned), (3, 3), "{summary:?}");
+    assert_eq!(summary.completed_total(), 0);
+    assert!(sb.completed().is_empty());
+    let dead = sb.dead_letters();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        (dead[0].message_id.as_str(), dead[0].delivery_count),
+        (id.as_str(), 3)
+    );
+    assert!(drivers(
+        store.as_ref(),
+        &[activation("SBDLQAP00001", "sb-dlq-1", None)
+            .to_string()
+            .into_bytes()]
+    )
+    .await
+    .is_empty());
+}
+
+/// Entra client credentials: the token is fetched once (scope
+/// `https://servicebus.azure.net/.default`) and sent as `Bearer` on every call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entra_client_credentials_are_fetched_once_and_sent_as_bearer() {
+    use axum::routing::post;
+    let requests = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = requests.clone();
+    let app = axum::Router::new().route(
+        "/{tenant}/oauth2/v2.0/token",
+        post(move |body: String| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push(body);
+                axum::Json(json!({"token_type": "Bearer", "expires_in": 3599, "access_token": "sb-entra-token"}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let authority = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let sb = standin(Options {
+        bearer: Some("sb-entra-token".into()),
+        ..Options::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("client-secret");
+    std::fs::write(&secret, "entra-client-secret").unwrap();
+    let vars = std::collections::HashMap::from([
+        ("UCC_SERVICEBUS_ENDPOINT", sb.endpoint()),
+        ("UCC_SERVICEBUS_ENTITY", sb.options().entity.clone()),
+        ("UCC_SERVICEBUS_TENANT_ID", "contoso-tenant".to_owned()),
+        ("UCC_SERVICEBUS_CLIENT_ID", "ucc-client".to_owned()),
+        (
+            "UCC_SERVICEBUS_CLIENT_SECRET_REF",
+            format!("file:{}", secret.display()),
+        ),
+        ("UCC_SERVICEBUS_AUTHORITY_HOST", authority),
+        ("UCC_SERVICEBUS_RECEIVE_TIMEOUT", "1".to_owned()),
+    ]);
+    let cfg = servicebus::Config::from_lookup(|n| vars.get(n).cloned()).unwrap();
+    let (_d, store) = ucc_tests::backends::embedded();
+    let ctx = Arc::new(ctx_with_tenant(store).await);
+    let ids: Vec<String> = (0..3)
+        .map(|i| {
+            sb.enqueue(
+                activation(&format!("SBENTRA{i:05}"), &format!("sb-entra-{i}"), None).to_string(),
+                &[],
+            )
+        })
+        .collect();
+    let watched = sb.clone();
+    let summary = servicebus::run(ctx, cfg, Some(Instant::now() + DRAIN), async move {
+        watched.wait_for(DRAIN, |s| s.remaining().is_empty()).await;
+    })
+    .await
+    .unwrap();
+    assert_each_completed_once(&sb, &ids);
+    assert_eq!(summary.completed.get("applied"), Some(&3));
+    let requests = requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "one token for the whole run");
+    assert!(requests[0].contains("grant_type=client_credentials"));
+    assert!(
+        requests[0].contains("scope=https%3A%2F%2Fservicebus.azure.net%2F.default"),
+        "{}",
+        requests[0]
+    );
+    assert_eq!(sb.unauthorized(), 0);
 }
 
 // ---- the ordering property over the pull path -------------------------------------------
