@@ -144,3 +144,54 @@ async fn pull_without_configuration_names_the_variable() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.trim(), "ucc: UCC_SERVICEBUS_ENDPOINT is not set");
 }
+
+/// Without `--for` the pull runs until Ctrl-C (SIGINT), then settles what is in flight,
+/// prints its summary and exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_until_ctrl_c_stops_cleanly_with_a_summary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, sb, ids) = setup(dir.path()).await;
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ucc"))
+        .arg("--store")
+        .arg(&store)
+        .args(["servicebus", "pull"])
+        .env_remove("UCC_STORE")
+        .env("UCC_SERVICEBUS_ENDPOINT", sb.endpoint())
+        .env("UCC_SERVICEBUS_ENTITY", &sb.options().entity)
+        .env("UCC_SERVICEBUS_SAS_KEY_NAME", &sb.options().key_name)
+        .env("UCC_SERVICEBUS_SAS_KEY_REF", "env:UCC_TEST_SB_KEY")
+        .env("UCC_TEST_SB_KEY", &sb.options().key)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn ucc");
+    let drained = sb
+        .wait_for(std::time::Duration::from_secs(60), |s| {
+            s.remaining().is_empty()
+        })
+        .await;
+    assert!(drained, "every message handled before Ctrl-C");
+    let pid = child.id().expect("pid").to_string();
+    let kill = tokio::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .expect("kill -INT");
+    assert!(kill.success());
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("ucc stops after Ctrl-C")
+        .expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("received {}, completed {}", ids.len(), ids.len())),
+        "{stdout}"
+    );
+    assert_eq!(sb.completed().len(), ids.len());
+}

@@ -256,6 +256,7 @@ async fn process(shared: &Shared, m: Locked) {
     let msg = inbound(&m);
     let handling = contract::handle(&shared.ctx, &msg);
     tokio::pin!(handling);
+    let lock_len = m.broker.locked_until().map(|u| u - Utc::now());
     let mut next_renewal = Some(renew_at(m.broker.locked_until()));
     let result = loop {
         let sleep = async {
@@ -271,7 +272,9 @@ async fn process(shared: &Shared, m: Locked) {
                     Ok(until) => {
                         shared.count(|s| s.renewals += 1);
                         line!(info, &m, "renew", "renewed", "servicebus renew");
-                        next_renewal = Some(renew_at(until.or_else(|| m.broker.locked_until().map(|_| Utc::now() + chrono::Duration::seconds(1)))));
+                        // Without a new LockedUntilUtc in the answer, assume the lock was
+                        // extended by the duration it had at receive.
+                        next_renewal = Some(renew_at(until.or_else(|| lock_len.map(|d| Utc::now() + d))));
                     }
                     Err(BusError::LockLost(_)) => {
                         line!(warn, &m, "renew", "lock_lost", "servicebus lock lost");
