@@ -7,7 +7,10 @@
 #     ({"fields":{"message":"delivery-retry sweep","tenants_blocked":N,
 #       "oldest_pending_age_secs":S,…}}, functions/delivery-retry/src/main.rs). No custom
 #     metric API call and no extra IAM permission is needed.
-#   - function errors: the Lambda Errors metric (a handler Err = a retried batch or timer).
+#   - function errors: the Lambda Errors metric (a handler Err = a retried batch or timer;
+#     for servicebus-pull also a Service Bus 401/403: a wrong SAS key or Entra secret).
+#   - Service Bus lost locks: a METRIC FILTER on servicebus-pull's
+#     {"fields":{"message":"servicebus lock lost",…}} line (functions/common/src/servicebus/pull.rs).
 
 locals {
   metric_namespace = "UCC/${var.environment}"
@@ -129,4 +132,36 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
   threshold           = 0
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
+}
+
+# SPEC §10: a lost lock (the handler outlived its lock and renewal failed, or a settle came
+# too late) is absorbed by idempotency, but a steady stream means handlers are too slow for
+# the subscription's lock duration or the function is cut off mid-run.
+resource "aws_cloudwatch_log_metric_filter" "servicebus_lost_locks" {
+  name           = "${local.name}-servicebus-lost-locks"
+  log_group_name = aws_cloudwatch_log_group.fn["servicebus-pull"].name
+  pattern        = "{ $.fields.message = \"servicebus lock lost\" }"
+
+  metric_transformation {
+    name          = "ServiceBusLostLocks"
+    namespace     = local.metric_namespace
+    value         = "1"
+    default_value = "0"
+    unit          = "Count"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "servicebus_lost_locks" {
+  alarm_name          = "${local.name}-servicebus-lost-locks"
+  alarm_description   = "servicebus-pull lost Service Bus message locks: messages are redelivered (idempotent, nothing lost) but handling outlives the lock. Check the store latency and the subscription's lock duration (docs/deploy.md)."
+  namespace           = local.metric_namespace
+  metric_name         = aws_cloudwatch_log_metric_filter.servicebus_lost_locks.metric_transformation[0].name
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 5
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
 }

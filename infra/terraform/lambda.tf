@@ -2,11 +2,27 @@
 # for the provided.al2023 runtime built by `make package`).
 
 locals {
-  uc_secret_env = { for k, v in local.secrets : k => data.aws_secretsmanager_secret_version.current[k].secret_string if k != "UCC_ADMIN_KEY" }
+  uc_secret_env = { for k, v in local.secrets : k => data.aws_secretsmanager_secret_version.current[k].secret_string if !contains(["UCC_ADMIN_KEY", "UCC_SERVICEBUS_KEY"], k) }
   admin_env = var.enable_admin_api ? {
     UCC_ADMIN_KEY     = data.aws_secretsmanager_secret_version.current["UCC_ADMIN_KEY"].secret_string
     UCC_ADMIN_KEY_REF = "env:UCC_ADMIN_KEY"
   } : {}
+  servicebus_env = merge(
+    {
+      UCC_SERVICEBUS_ENDPOINT    = trimsuffix(var.servicebus_endpoint, "/")
+      UCC_SERVICEBUS_ENTITY      = var.servicebus_entity
+      UCC_SERVICEBUS_KEY         = data.aws_secretsmanager_secret_version.current["UCC_SERVICEBUS_KEY"].secret_string
+      UCC_SERVICEBUS_RUN_SECONDS = "70"
+    },
+    var.servicebus_sas_key_name != "" ? {
+      UCC_SERVICEBUS_SAS_KEY_NAME = var.servicebus_sas_key_name
+      UCC_SERVICEBUS_SAS_KEY_REF  = "env:UCC_SERVICEBUS_KEY"
+      } : {
+      UCC_SERVICEBUS_TENANT_ID         = var.servicebus_tenant_id
+      UCC_SERVICEBUS_CLIENT_ID         = var.servicebus_client_id
+      UCC_SERVICEBUS_CLIENT_SECRET_REF = "env:UCC_SERVICEBUS_KEY"
+    },
+  )
   common_env = {
     UCC_STORE           = "dynamodb://${aws_dynamodb_table.state.name}"
     UCC_HTTP_TIMEOUT_MS = tostring(var.http_timeout_ms)
@@ -122,6 +138,7 @@ resource "aws_lambda_function" "fn" {
       local.common_env,
       each.value.uc_secrets ? local.uc_secret_env : {},
       each.key == "admin-api" ? local.admin_env : {},
+      each.key == "servicebus-pull" ? local.servicebus_env : {},
     )
   }
 

@@ -16,6 +16,7 @@ locals {
   # ConditionCheckItem; there is no UpdateItem anywhere in the store.
   table_actions = {
     contract-events   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"]
+    servicebus-pull   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"] # the contract-events handler
     session-completed = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"]
     # registry::list (Query on the tenant directory) for the authBlocked probe
     delivery-retry = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem", "dynamodb:Query"]
@@ -25,6 +26,7 @@ locals {
   # Query on the sparse `due` index (next delivery attempt).
   index_actions = {
     contract-events   = []
+    servicebus-pull   = []
     session-completed = []
     delivery-retry    = ["dynamodb:Query"]
     reconciliation    = []
@@ -39,6 +41,16 @@ locals {
     contract-events = {
       description = "UC contract events (SQS batch of Service Bus message bodies)"
       timeout     = 30
+      memory      = 256
+      uc_secrets  = false # never calls UC
+    }
+    # SPEC §10: contract events from the Service Bus subscription over REST (peek-lock). The
+    # one-minute schedule (scheduler.tf) invokes it; each run receives for 70 s
+    # (UCC_SERVICEBUS_RUN_SECONDS), longer than the interval, so a driver exists within
+    # seconds of its event. Reserved concurrency 1: at most one run (plus its loops) at once.
+    servicebus-pull = {
+      description = "Timer (every minute): receive UC contract events from Service Bus (REST, peek-lock)"
+      timeout     = 90 # 70 s of receiving, then settling in-flight messages
       memory      = 256
       uc_secrets  = false # never calls UC
     }

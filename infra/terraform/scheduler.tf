@@ -1,4 +1,4 @@
-# EventBridge Scheduler: the two timers. Both functions ignore the event content.
+# EventBridge Scheduler: the timers. The functions ignore the event content.
 
 resource "aws_scheduler_schedule_group" "ucc" {
   name = local.name
@@ -30,6 +30,7 @@ data "aws_iam_policy_document" "scheduler" {
     resources = [
       aws_lambda_function.fn["delivery-retry"].arn,
       aws_lambda_function.fn["reconciliation"].arn,
+      aws_lambda_function.fn["servicebus-pull"].arn,
     ]
   }
 }
@@ -47,6 +48,13 @@ locals {
       # a missed tick is covered by the next one a minute later: no retries
       retries = 0
       max_age = 60
+    }
+    # SPEC §10: each run receives for 70 s, so runs overlap a little and no minute is without
+    # a receiver; reserved concurrency 1 (variables.tf) makes an overlapping tick wait/throttle.
+    servicebus-pull = {
+      expression = "rate(1 minute)"
+      retries    = 0 # the next tick is a minute away; messages wait on the subscription
+      max_age    = 60
     }
     reconciliation = {
       expression = "cron(30 2 * * ? *)" # daily 02:30 Europe/Oslo, after the night's sessions

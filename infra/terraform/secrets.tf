@@ -9,7 +9,8 @@
 #   - a rotated value reaches the functions on the next `terraform apply`;
 #   - the value is in the Terraform state: keep state in an encrypted, access-controlled
 #     backend (see versions.tf).
-# The admin platform key follows the same path: UCC_ADMIN_KEY_REF=env:UCC_ADMIN_KEY.
+# The admin platform key follows the same path: UCC_ADMIN_KEY_REF=env:UCC_ADMIN_KEY, and so
+# does the Service Bus key: UCC_SERVICEBUS_SAS_KEY_REF (or _CLIENT_SECRET_REF)=env:UCC_SERVICEBUS_KEY.
 #
 # Every secret starts with a random value that Terraform never changes again
 # (ignore_changes): the operator puts the real one with `aws secretsmanager put-secret-value`.
@@ -21,6 +22,12 @@ locals {
     { for name, desc in var.uc_client_secrets : "UCC_SECRET_${name}" => {
       path        = "${local.name}/uc-client-secret/${name}"
       description = desc
+    } },
+    # SPEC §10: the servicebus-pull function's credential, the SAS key of
+    # var.servicebus_sas_key_name or (SAS name empty) the Entra client secret.
+    { UCC_SERVICEBUS_KEY = {
+      path        = "${local.name}/servicebus-key"
+      description = var.servicebus_sas_key_name != "" ? "Service Bus SAS key of policy ${var.servicebus_sas_key_name} (Listen)" : "Entra client secret of ${var.servicebus_client_id} (Azure Service Bus Data Receiver)"
     } },
     var.enable_admin_api ? { UCC_ADMIN_KEY = {
       path        = "${local.name}/admin-platform-key"

@@ -1,7 +1,7 @@
 # Inbound queues. session-completed: eMabler publishes one session-completed event per message.
-# contract-events: UC events arrive on Azure Service Bus (SPEC §3); in an AWS deployment a
-# forwarder (or UC's own AWS integration) puts each message body on this queue with the
-# ServiceType / EventName as message attributes. Each queue has its own DLQ; the Lambda
+# contract-events: UC events arrive on Azure Service Bus (SPEC §3) and reach AWS through the
+# servicebus-pull function (SPEC §10), not this queue; the queue takes contract-event bodies
+# posted by hand (replays). Each queue has its own DLQ; the Lambda
 # answers batchItemFailures so only failed messages are redelivered.
 
 locals {

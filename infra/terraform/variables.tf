@@ -82,6 +82,7 @@ variable "reserved_concurrency" {
   type        = map(number)
   default = {
     contract-events   = 10
+    servicebus-pull   = 1
     session-completed = 10
     delivery-retry    = 1
     reconciliation    = 1
@@ -105,4 +106,42 @@ variable "table_deletion_protection" {
   description = "DynamoDB deletion protection (keep true in production)."
   type        = bool
   default     = true
+}
+
+variable "servicebus_endpoint" {
+  description = "Service Bus namespace the servicebus-pull function receives contract events from (SPEC §10), https://NAMESPACE.servicebus.windows.net."
+  type        = string
+  default     = "https://uc-events.servicebus.windows.net"
+  validation {
+    condition     = can(regex("^https://[A-Za-z0-9.-]+/?$", var.servicebus_endpoint))
+    error_message = "servicebus_endpoint must be https://NAMESPACE.servicebus.windows.net."
+  }
+}
+
+variable "servicebus_entity" {
+  description = "Topic subscription to receive from: TOPIC/subscriptions/SUBSCRIPTION."
+  type        = string
+  default     = "contract-events/subscriptions/ucc"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._~-]+/subscriptions/[A-Za-z0-9._~-]+$", var.servicebus_entity))
+    error_message = "servicebus_entity must be TOPIC/subscriptions/SUBSCRIPTION."
+  }
+}
+
+variable "servicebus_sas_key_name" {
+  description = "SAS policy name (Listen right) on the topic/subscription. Empty to authenticate with Entra client credentials instead (servicebus_tenant_id, servicebus_client_id)."
+  type        = string
+  default     = "ucc-listen"
+}
+
+variable "servicebus_tenant_id" {
+  description = "Entra tenant of the app registration with the Azure Service Bus Data Receiver role (used when servicebus_sas_key_name is empty)."
+  type        = string
+  default     = ""
+}
+
+variable "servicebus_client_id" {
+  description = "Client id of that app registration (used when servicebus_sas_key_name is empty)."
+  type        = string
+  default     = ""
 }

@@ -10,3 +10,4 @@ pub mod dynamodb_local;
 pub mod fixtures;
 pub mod fuzz_checks;
 pub mod property;
+pub mod servicebus;

@@ -329,6 +329,16 @@ struct Invocation {
 /// Starts `function`'s bootstrap as Lambda would (its environment variables, the Runtime API
 /// address), serves it `event`, and returns the response it posts.
 async fn invoke(function: &str, store: &Path, event: Value) -> Invocation {
+    invoke_with(function, store, event, &[]).await
+}
+
+/// [`invoke`] with extra environment variables.
+async fn invoke_with(
+    function: &str,
+    store: &Path,
+    event: Value,
+    extra: &[(&str, String)],
+) -> Invocation {
     let (addr, mut posted) = runtime_api(event).await;
     let exe = bootstrap(function);
     let started = Instant::now();
@@ -350,6 +360,7 @@ async fn invoke(function: &str, store: &Path, event: Value) -> Invocation {
         .env("UCC_ADMIN_KEY_REF", "env:UCC_ADMIN_KEY")
         .env("UCC_ADMIN_KEY", ADMIN_KEY)
         .env("RUST_LOG", "info")
+        .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -413,6 +424,7 @@ async fn every_lambda_function_has_a_protocol_test() {
         "contract-events",
         "delivery-retry",
         "reconciliation",
+        "servicebus-pull",
         "session-completed",
     ];
     for f in lambda_functions() {
@@ -421,6 +433,60 @@ async fn every_lambda_function_has_a_protocol_test() {
             "functions/{f} is a Lambda bootstrap without a test in packaged_handlers.rs"
         );
     }
+}
+
+/// The scheduled invocation receives from the subscription (the loopback Service Bus
+/// stand-in) for `UCC_SERVICEBUS_RUN_SECONDS`, handles and completes each message, and
+/// answers with its summary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servicebus_pull_bootstrap_receives_and_completes_on_a_schedule() {
+    use ucc_standins::servicebus::{Options, ServiceBusStandIn};
+    let (_dir, store) = store_with_tenant().await;
+    let sb = ServiceBusStandIn::start(Options::default())
+        .await
+        .expect("stand-in");
+    let id = sb.enqueue(
+        activation("LAMBDASB0001", "lambda-sb-1", Some("04A2B3C4D5E6F8")).to_string(),
+        &[("Label", "contract")],
+    );
+    let schedule = json!({
+        "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-11-23T08:00:00Z", "region": "eu-north-1",
+        "resources": ["arn:aws:events:eu-north-1:123456789012:rule/ucc-servicebus-pull"],
+        "detail": {}
+    });
+    let run = invoke_with(
+        "servicebus-pull",
+        &store,
+        schedule,
+        &[
+            ("UCC_SERVICEBUS_ENDPOINT", sb.endpoint()),
+            ("UCC_SERVICEBUS_ENTITY", sb.options().entity.clone()),
+            ("UCC_SERVICEBUS_SAS_KEY_NAME", sb.options().key_name.clone()),
+            ("UCC_SERVICEBUS_SAS_KEY_REF", "env:UCC_TEST_SB_KEY".into()),
+            ("UCC_TEST_SB_KEY", sb.options().key.clone()),
+            ("UCC_SERVICEBUS_RUN_SECONDS", "3".into()),
+            ("UCC_SERVICEBUS_RECEIVE_TIMEOUT", "1".into()),
+        ],
+    )
+    .await;
+    assert_eq!(run.response["received"], 1, "{}", run.response);
+    assert_eq!(run.response["completed"]["applied"], 1, "{}", run.response);
+    assert_eq!(sb.completed(), vec![id]);
+    let s = read_store(&store).await;
+    let driver = s
+        .get(&Key::new(format!("T#{NORDLYS}#DRV"), "LAMBDASB0001"))
+        .await
+        .expect("read driver");
+    assert!(driver.is_some(), "the pulled activation created no driver");
+    let settles: Vec<Value> = json_lines(&run.stderr)
+        .into_iter()
+        .filter(|l| l["fields"]["message"] == "servicebus settle")
+        .collect();
+    assert_eq!(settles.len(), 1, "one settle line: {:?}", run.stderr);
+    assert_eq!(settles[0]["fields"]["outcome"], "applied");
+    assert!(run.stderr.iter().all(|l| !l.contains(&sb.options().key)));
 }
 
 #[tokio::test]

@@ -8,6 +8,8 @@ pub mod admin;
 pub mod azure;
 pub mod env;
 pub mod lambda;
+/// Service Bus intake over the REST API with peek-lock (SPEC §10), for AWS.
+pub mod servicebus;
 pub mod telemetry;
 /// Local Utility Cloud + Entra stand-in for end-to-end tests and `ucc run-scenario`; never
 /// part of a deployed function's request path.

@@ -49,6 +49,9 @@ enum Command {
     /// Deliveries to Utility Cloud.
     #[command(subcommand)]
     Deliveries(DeliveriesCmd),
+    /// Service Bus intake over the REST API (UCC_SERVICEBUS_* variables, SPEC §10).
+    #[command(subcommand)]
+    Servicebus(ServicebusCmd),
     /// Credit a delivered transaction in full (new transaction <id>-C<n>).
     Credit {
         transaction_id: String,
@@ -89,6 +92,16 @@ enum Command {
         /// tenants' real endpoints.
         #[arg(long)]
         uc_standin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServicebusCmd {
+    /// Receive contract events from the subscription (peek-lock) and handle them.
+    Pull {
+        /// Stop after SECONDS (default: until Ctrl-C); in-flight messages are settled.
+        #[arg(long = "for", value_name = "SECONDS")]
+        for_secs: Option<u64>,
     },
 }
 
@@ -336,6 +349,9 @@ async fn run(cli: Cli) -> ExitCode {
         } => cmd::deliveries::reconcile(&store, &tenant, since.as_deref(), json).await,
         Command::Logs(args) => cmd::logs::run(&store, &args).await,
         Command::Serve(args) => cmd::serve::run(&store, &args).await,
+        Command::Servicebus(ServicebusCmd::Pull { for_secs }) => {
+            cmd::servicebus::pull(&store, for_secs).await
+        }
         Command::RunScenario {
             dir,
             json,

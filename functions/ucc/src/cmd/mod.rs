@@ -7,6 +7,7 @@ pub mod logs;
 pub mod parked;
 pub mod scenario;
 pub mod serve;
+pub mod servicebus;
 pub mod tenant;
 
 use std::sync::Arc;
