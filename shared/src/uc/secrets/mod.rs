@@ -123,12 +123,13 @@ pub async fn resolve(reference: &str) -> Result<Secret, SecretError> {
         if let Some(s) = cached(reference) {
             return Ok(s);
         }
-        aws_sm::fetch(reference, rest).await?
+        // Boxed: the SDK's future is large and deep, and every caller of a token awaits it.
+        Box::pin(aws_sm::fetch(reference, rest)).await?
     } else if let Some(rest) = reference.strip_prefix(keyvault::SCHEME) {
         if let Some(s) = cached(reference) {
             return Ok(s);
         }
-        keyvault::fetch(reference, rest).await?
+        Box::pin(keyvault::fetch(reference, rest)).await?
     } else {
         return local::resolve(reference);
     };
