@@ -24,7 +24,7 @@ run:
 ## test: formatting, lints, infrastructure checks, then every test against the embedded store
 ## AND DynamoDB Local AND Azurite (Azure Table Storage)
 test: lint infra-check
-	scripts/with-dynamodb-local.sh scripts/with-azurite.sh $(CARGO) test --workspace
+	scripts/with-dynamodb-local.sh scripts/with-azurite.sh scripts/with-moto.sh $(CARGO) test --workspace
 
 ## unit: tests without the emulators (their tests are skipped with a notice)
 unit:

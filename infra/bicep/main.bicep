@@ -25,7 +25,7 @@ param location string = resourceGroup().location
 @maxLength(8)
 param namePrefix string = 'ucc'
 
-@description('Short upper-case names of the UC client secrets, e.g. [\'NORDLYS\']. Each becomes the app setting UCC_SECRET_<NAME> (a Key Vault reference to secret ucc-secret-<name>); tenant configs say "clientSecretRef": "env:UCC_SECRET_<NAME>".')
+@description('Short upper-case names of the UC client secrets, e.g. [\'NORDLYS\']. Each is Key Vault secret ucc-secret-<name>. Tenant configs say "clientSecretRef": "keyvault:https://<vault>.vault.azure.net/secrets/ucc-secret-<name>" (output secretRefs; read at run time with the app\'s managed identity, a rotation is used without a restart), or the older "env:UCC_SECRET_<NAME>" (an app setting holding a Key Vault reference, which App Service refreshes only about daily or on restart).')
 param ucClientSecretNames array = []
 
 @description('App Service plan SKU (Linux, dedicated: always on, so the timer and Service Bus triggers run without a content file share).')
@@ -776,6 +776,11 @@ resource functionErrorsAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01'
 output functionAppName string = functionApp.name
 output functionAppHostName string = functionApp.properties.defaultHostName
 output keyVaultName string = keyVault.name
+@description('The clientSecretRef of each UC client secret (SPEC §11): resolved at run time from Key Vault with the app\'s managed identity (Key Vault Secrets User).')
+output secretRefs array = [for name in ucClientSecretNames: {
+  name: toUpper(name)
+  clientSecretRef: 'keyvault:${keyVault.properties.vaultUri}secrets/ucc-secret-${toLower(name)}'
+}]
 output serviceBusNamespace string = serviceBus.name
 output topicName string = topicName
 output subscriptionName string = contractSubscription.name

@@ -2,25 +2,23 @@
 # for the provided.al2023 runtime built by `make package`).
 
 locals {
-  uc_secret_env = { for k, v in local.secrets : k => data.aws_secretsmanager_secret_version.current[k].secret_string if !contains(["UCC_ADMIN_KEY", "UCC_SERVICEBUS_KEY"], k) }
+  # Secrets are resolved at run time (secrets.tf): only the reference is in the environment.
   admin_env = var.enable_admin_api ? {
-    UCC_ADMIN_KEY     = data.aws_secretsmanager_secret_version.current["UCC_ADMIN_KEY"].secret_string
-    UCC_ADMIN_KEY_REF = "env:UCC_ADMIN_KEY"
+    UCC_ADMIN_KEY_REF = local.secret_refs["UCC_ADMIN_KEY"]
   } : {}
   servicebus_env = merge(
     {
       UCC_SERVICEBUS_ENDPOINT    = trimsuffix(var.servicebus_endpoint, "/")
       UCC_SERVICEBUS_ENTITY      = var.servicebus_entity
-      UCC_SERVICEBUS_KEY         = data.aws_secretsmanager_secret_version.current["UCC_SERVICEBUS_KEY"].secret_string
       UCC_SERVICEBUS_RUN_SECONDS = "70"
     },
     var.servicebus_sas_key_name != "" ? {
       UCC_SERVICEBUS_SAS_KEY_NAME = var.servicebus_sas_key_name
-      UCC_SERVICEBUS_SAS_KEY_REF  = "env:UCC_SERVICEBUS_KEY"
+      UCC_SERVICEBUS_SAS_KEY_REF  = local.secret_refs["UCC_SERVICEBUS_KEY"]
       } : {
       UCC_SERVICEBUS_TENANT_ID         = var.servicebus_tenant_id
       UCC_SERVICEBUS_CLIENT_ID         = var.servicebus_client_id
-      UCC_SERVICEBUS_CLIENT_SECRET_REF = "env:UCC_SERVICEBUS_KEY"
+      UCC_SERVICEBUS_CLIENT_SECRET_REF = local.secret_refs["UCC_SERVICEBUS_KEY"]
     },
   )
   common_env = {
@@ -28,6 +26,14 @@ locals {
     UCC_HTTP_TIMEOUT_MS = tostring(var.http_timeout_ms)
     RUST_LOG            = var.rust_log
   }
+}
+
+locals {
+  readable_secrets = { for k, v in local.functions : k => concat(
+    v.uc_secrets ? local.uc_secret_arns : [],
+    k == "admin-api" ? [aws_secretsmanager_secret.this["UCC_ADMIN_KEY"].arn] : [],
+    k == "servicebus-pull" ? [aws_secretsmanager_secret.this["UCC_SERVICEBUS_KEY"].arn] : [],
+  ) }
 }
 
 resource "aws_cloudwatch_log_group" "fn" {
@@ -77,8 +83,19 @@ data "aws_iam_policy_document" "fn" {
     }
   }
 
-  # The environment variables (secrets) are encrypted with the CMK: Lambda decrypts them with
-  # the function's role.
+  # Tenant client secrets (and the admin platform key), read at run time by the functions
+  # that call UC or check the key: GetSecretValue on exactly those secrets.
+  dynamic "statement" {
+    for_each = length(local.readable_secrets[each.key]) > 0 ? [1] : []
+    content {
+      sid       = "ReadSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = local.readable_secrets[each.key]
+    }
+  }
+
+  # The environment variables and the secrets are encrypted with the CMK: Lambda decrypts the
+  # environment, Secrets Manager the secret values, both with the function's role.
   statement {
     sid       = "DecryptEnvironment"
     actions   = ["kms:Decrypt"]
@@ -136,7 +153,6 @@ resource "aws_lambda_function" "fn" {
   environment {
     variables = merge(
       local.common_env,
-      each.value.uc_secrets ? local.uc_secret_env : {},
       each.key == "admin-api" ? local.admin_env : {},
       each.key == "servicebus-pull" ? local.servicebus_env : {},
     )

@@ -87,8 +87,8 @@ locals {
   functions = { for k, v in local.all_functions : k => v if k != "admin-api" || var.enable_admin_api }
 }
 
-# One customer managed key per environment: table, Lambda environment variables (which carry
-# the resolved secrets), secrets, log groups and the alarm topic.
+# One customer managed key per environment: table, Lambda environment variables, secrets,
+# log groups and the alarm topic.
 resource "aws_kms_key" "main" {
   description             = "${local.name}: DynamoDB table, Lambda environment, secrets, logs, alarm topic"
   enable_key_rotation     = true

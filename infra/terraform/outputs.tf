@@ -29,8 +29,13 @@ output "admin_api_url" {
 }
 
 output "secret_arns" {
-  description = "Secrets to fill with `aws secretsmanager put-secret-value`, keyed by the environment variable they become."
+  description = "Secrets to fill with `aws secretsmanager put-secret-value` (keys: UCC_SECRET_<NAME>, UCC_ADMIN_KEY)."
   value       = { for k, s in aws_secretsmanager_secret.this : k => s.arn }
+}
+
+output "secret_refs" {
+  description = "The reference of each secret, for a tenant's \"clientSecretRef\" (resolved at run time, SPEC §11)."
+  value       = local.secret_refs
 }
 
 output "function_names" {

@@ -1,16 +1,21 @@
 # Secrets: how a deployed function gets a UC client secret.
 #
-# A tenant config names its secret by reference, "clientSecretRef": "env:UCC_SECRET_<NAME>"
-# (shared/src/uc/secrets.rs resolves env: and file: at the moment of use). Here each
-# secret lives in Secrets Manager and is resolved at DEPLOY time: `terraform apply` reads its
-# current value and sets it as the Lambda environment variable UCC_SECRET_<NAME>, encrypted
-# with this environment's KMS key. Consequences, on purpose and documented in docs/deploy.md:
-#   - the functions need no Secrets Manager permission and make no call at cold start;
-#   - a rotated value reaches the functions on the next `terraform apply`;
-#   - the value is in the Terraform state: keep state in an encrypted, access-controlled
-#     backend (see versions.tf).
-# The admin platform key follows the same path: UCC_ADMIN_KEY_REF=env:UCC_ADMIN_KEY, and so
-# does the Service Bus key: UCC_SERVICEBUS_SAS_KEY_REF (or _CLIENT_SECRET_REF)=env:UCC_SERVICEBUS_KEY.
+# A tenant config names its secret by reference (SPEC §11):
+#   "clientSecretRef": "aws-sm:<environment>/uc-client-secret/<NAME>"
+# (the `secret_refs` output lists them). The functions resolve it at RUN time with
+# Secrets Manager GetSecretValue (shared/src/uc/secrets/aws_sm.rs), keep the value in memory
+# for at most 5 minutes, and re-resolve at once when Entra refuses it. Consequences, on
+# purpose and documented in docs/deploy.md:
+#   - the values are in no Lambda environment variable and not in the Terraform state;
+#   - a rotated value is used without a redeploy or restart (at the latest 5 minutes later,
+#     at once when Entra already refuses the old one);
+#   - the functions that call UC may read exactly these secrets (lambda.tf, "ReadSecrets").
+# The admin platform key follows the same path: UCC_ADMIN_KEY_REF=aws-sm:<its path>, and so
+# does the Service Bus key of servicebus-pull: UCC_SERVICEBUS_SAS_KEY_REF (or
+# _CLIENT_SECRET_REF)=aws-sm:<its path>, readable by that function only.
+#
+# The map keys (UCC_SECRET_<NAME>, UCC_ADMIN_KEY) are only resource keys, kept so that
+# existing secrets are not replaced.
 #
 # Every secret starts with a random value that Terraform never changes again
 # (ignore_changes): the operator puts the real one with `aws secretsmanager put-secret-value`.
@@ -61,9 +66,9 @@ resource "aws_secretsmanager_secret_version" "initial" {
   }
 }
 
-# The current value (AWSCURRENT), read at every plan/apply.
-data "aws_secretsmanager_secret_version" "current" {
-  for_each   = local.secrets
-  secret_id  = aws_secretsmanager_secret.this[each.key].id
-  depends_on = [aws_secretsmanager_secret_version.initial]
+locals {
+  # The reference of each secret, as tenant configs and UCC_ADMIN_KEY_REF name it.
+  secret_refs = { for k, v in local.secrets : k => "aws-sm:${v.path}" }
+  # The ARNs each kind of function may read.
+  uc_secret_arns = [for k, s in aws_secretsmanager_secret.this : s.arn if !contains(["UCC_ADMIN_KEY", "UCC_SERVICEBUS_KEY"], k)]
 }

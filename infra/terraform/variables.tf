@@ -45,9 +45,10 @@ variable "enable_admin_api" {
 
 variable "uc_client_secrets" {
   description = <<-EOT
-    One Secrets Manager secret per UC client secret, keyed by a short upper-case name. NAME
-    becomes the Lambda environment variable UCC_SECRET_NAME, which the tenant config refers
-    to as "clientSecretRef": "env:UCC_SECRET_NAME". The value is set out of band
+    One Secrets Manager secret per UC client secret, keyed by a short upper-case name. The
+    secret is <environment>/uc-client-secret/NAME; the tenant config refers to it as
+    "clientSecretRef": "aws-sm:<environment>/uc-client-secret/NAME" (output secret_refs)
+    and the functions read it at run time. The value is set out of band
     (aws secretsmanager put-secret-value), never in Terraform code.
   EOT
   type        = map(string)

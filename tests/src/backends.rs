@@ -178,6 +178,33 @@ pub fn azurite_endpoint() -> Option<String> {
     }
 }
 
+pub const MOTO_VAR: &str = "UCC_TEST_MOTO_ENDPOINT";
+pub const REQUIRE_MOTO_VAR: &str = "UCC_REQUIRE_MOTO";
+
+/// The shared moto server's endpoint (Secrets Manager), or `None` (with a one-time notice)
+/// when `aws-sm:` tests are to be skipped.
+pub fn moto_endpoint() -> Option<String> {
+    match std::env::var(MOTO_VAR) {
+        Ok(e) if !e.trim().is_empty() => Some(e),
+        _ => {
+            if std::env::var(REQUIRE_MOTO_VAR).is_ok_and(|v| v == "1") {
+                panic!(
+                    "{REQUIRE_MOTO_VAR}=1 but {MOTO_VAR} is not set: start moto with \
+                     scripts/with-moto.sh (or run make test)"
+                );
+            }
+            static NOTICE: Once = Once::new();
+            NOTICE.call_once(|| {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "skipping Secrets Manager (moto) tests: {MOTO_VAR} not set (run make test)"
+                );
+            });
+            None
+        }
+    }
+}
+
 /// A fresh table on the shared Azurite, or `None` when Azurite is not configured.
 pub async fn azuretable() -> Option<Arc<dyn Store>> {
     let endpoint = azurite_endpoint()?;

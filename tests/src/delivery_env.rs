@@ -123,6 +123,16 @@ impl Env {
 
     /// As [`Env::new`], with a given UC/Entra call timeout.
     pub async fn new_with_timeout(store: Arc<dyn Store>, timeout: Duration) -> Env {
+        Env::build(store, timeout, None).await
+    }
+
+    /// As [`Env::new`], the tenants' `clientSecretRef` being `secret_ref` (which must
+    /// resolve to [`SECRET`]) instead of a file written by the test.
+    pub async fn with_secret_ref(store: Arc<dyn Store>, secret_ref: &str) -> Env {
+        Env::build(store, Duration::from_secs(2), Some(secret_ref)).await
+    }
+
+    async fn build(store: Arc<dyn Store>, timeout: Duration, secret_ref: Option<&str>) -> Env {
         let standin = StandIn::start(StandInConfig {
             client_secret: SECRET.into(),
             ..StandInConfig::default()
@@ -132,7 +142,8 @@ impl Env {
         let dir = tempfile::tempdir().expect("tempdir");
         let secret_file = dir.path().join("uc-secret");
         std::fs::write(&secret_file, SECRET).expect("write secret");
-        let secret_ref = format!("file:{}", secret_file.display());
+        let secret_ref =
+            secret_ref.map_or_else(|| format!("file:{}", secret_file.display()), str::to_owned);
         put_tenant(store.as_ref(), &costed_tenant(&standin, &secret_ref)).await;
         put_tenant(store.as_ref(), &meter_tenant(&standin, &secret_ref)).await;
         let clock = Arc::new(ManualClock(Mutex::new(Utc::now())));

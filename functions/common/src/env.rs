@@ -57,6 +57,7 @@ pub async fn azure_table_from_env(target: &str) -> Result<AzureTableStore, Store
     let credential = match var("UCC_AZURE_STORAGE_KEY_REF") {
         Some(reference) => Credential::SharedKey(
             ucc_shared::uc::secrets::resolve(&reference)
+                .await
                 .map_err(|e| StoreError::Invalid(format!("UCC_AZURE_STORAGE_KEY_REF: {e}")))?,
         ),
         None => match (var("IDENTITY_ENDPOINT"), var("IDENTITY_HEADER")) {

@@ -1,7 +1,8 @@
 environment = "staging"
 aws_region  = "eu-north-1"
 
-# One entry per tenant credential; the tenant config uses "clientSecretRef": "env:UCC_SECRET_<NAME>".
+# One entry per tenant credential; the tenant config uses the
+# "clientSecretRef" of output secret_refs ("aws-sm:<environment>/uc-client-secret/<NAME>").
 uc_client_secrets = {
   NORDLYS = "Nordlys Energi AS: Entra app registration client secret (staging UC tenant)"
 }

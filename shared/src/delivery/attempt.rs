@@ -111,6 +111,13 @@ impl Calls<'_> {
             .await;
         self.record_token_calls(calls);
         r.map_err(|e| match e {
+            // The secret store was unreachable: nothing is wrong with the credential yet.
+            TokenError::Secret(s) if s.is_transient() => AttemptResult::Retry {
+                ambiguous: false,
+                retry_after: None,
+                status: None,
+                error: format!("token: {s}"),
+            },
             TokenError::Rejected { .. } | TokenError::Secret(_) => AttemptResult::AuthBlocked {
                 error: e.to_string(),
                 source: BlockSource::Entra,

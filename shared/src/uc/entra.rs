@@ -173,46 +173,67 @@ impl TokenSource {
         if let Some(c) = guard.as_ref().filter(|c| c.valid_until > Instant::now()) {
             return Ok(c.token.clone());
         }
-        let secret = secrets::resolve(&cfg.uc.client_secret_ref)?;
-        let form = [
-            ("grant_type", "client_credentials"),
-            ("client_id", cfg.uc.client_id.as_str()),
-            ("client_secret", secret.expose()),
-            ("scope", cfg.uc.scope.as_str()),
-        ];
-        let (result, duration) = http.post_form(&cfg.uc.token_url, &form).await;
-        let logged_request = format!(
-            "grant_type=client_credentials&client_id={}&client_secret={REDACTED}&scope={}",
-            cfg.uc.client_id, cfg.uc.scope
-        );
-        let mut call = TokenCall {
-            url: cfg.uc.token_url.clone(),
-            request: logged_request,
-            status: result.log_code(),
-            response: String::new(),
-            duration,
-        };
-        let outcome = match &result {
-            CallResult::Answered { status, body, .. } => {
-                parse_token_answer(*status, body).map(|issued| {
-                    let now = Instant::now();
-                    *guard = Some(Cached {
-                        token: issued.token.clone(),
-                        // Capped above, so this cannot overflow; if it did, do not cache.
-                        valid_until: now.checked_add(issued.valid_for).unwrap_or(now),
-                    });
-                    issued.token
-                })
+        let reference = cfg.uc.client_secret_ref.as_str();
+        let secret = secrets::resolve(reference).await?;
+        let mut outcome = request(http, cfg, &secret, calls).await;
+        if matches!(outcome, Err(TokenError::Rejected { .. })) && secrets::is_remote(reference) {
+            // The cached value may be one rotated away: ask the store again, and try once
+            // more only when it now says something else (SPEC §11).
+            secrets::invalidate(reference);
+            let fresh = secrets::resolve(reference).await?;
+            if fresh != secret {
+                tracing::info!(
+                    tenant = %cfg.gln,
+                    reference,
+                    "Entra refused the cached client secret; retrying with the re-resolved one"
+                );
+                outcome = request(http, cfg, &fresh, calls).await;
             }
-            other => Err(TokenError::Transient(other.describe())),
-        };
-        call.response = match &result {
+        }
+        let issued = outcome?;
+        let now = Instant::now();
+        *guard = Some(Cached {
+            token: issued.token.clone(),
+            // Capped above, so this cannot overflow; if it did, do not cache.
+            valid_until: now.checked_add(issued.valid_for).unwrap_or(now),
+        });
+        Ok(issued.token)
+    }
+}
+
+/// One token request with `secret`; the call (redacted) goes to `calls`.
+async fn request(
+    http: &HttpClient,
+    cfg: &TenantConfig,
+    secret: &secrets::Secret,
+    calls: &mut Vec<TokenCall>,
+) -> Result<Issued, TokenError> {
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", cfg.uc.client_id.as_str()),
+        ("client_secret", secret.expose()),
+        ("scope", cfg.uc.scope.as_str()),
+    ];
+    let (result, duration) = http.post_form(&cfg.uc.token_url, &form).await;
+    let logged_request = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={REDACTED}&scope={}",
+        cfg.uc.client_id, cfg.uc.scope
+    );
+    let outcome = match &result {
+        CallResult::Answered { status, body, .. } => parse_token_answer(*status, body),
+        other => Err(TokenError::Transient(other.describe())),
+    };
+    calls.push(TokenCall {
+        url: cfg.uc.token_url.clone(),
+        request: logged_request,
+        status: result.log_code(),
+        response: match &result {
             CallResult::Answered { body, .. } => redact_token_response(body),
             other => other.describe(),
-        };
-        calls.push(call);
-        outcome
-    }
+        },
+        duration,
+    });
+    outcome
 }
 
 /// The token response as logged: the access token replaced.

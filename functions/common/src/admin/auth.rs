@@ -55,7 +55,7 @@ impl AdminKeys {
 
     /// Resolves `UCC_ADMIN_KEY_REF`. Unset or unresolvable disables the platform key (fail
     /// closed) and says so once; the reference is logged, the secret never.
-    pub fn from_env() -> Self {
+    pub async fn from_env() -> Self {
         match std::env::var(PLATFORM_KEY_REF_VAR) {
             Err(_) => {
                 tracing::warn!(
@@ -63,7 +63,7 @@ impl AdminKeys {
                 );
                 Self::none()
             }
-            Ok(reference) => match secrets::resolve(reference.trim()) {
+            Ok(reference) => match secrets::resolve(reference.trim()).await {
                 Ok(s) => {
                     if s.expose().len() < MIN_PLATFORM_KEY_LEN {
                         // Said, not refused: a short key still beats none for a local setup.

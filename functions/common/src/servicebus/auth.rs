@@ -88,7 +88,7 @@ impl Authorizer {
         }
         let (header, valid_for) = match &self.auth {
             Auth::Sas { key_name, key_ref } => {
-                let key = resolve("UCC_SERVICEBUS_SAS_KEY_REF", key_ref)?;
+                let key = resolve("UCC_SERVICEBUS_SAS_KEY_REF", key_ref).await?;
                 let expiry = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .unwrap_or_default()
@@ -105,7 +105,7 @@ impl Authorizer {
                 secret_ref,
                 authority,
             } => {
-                let secret = resolve("UCC_SERVICEBUS_CLIENT_SECRET_REF", secret_ref)?;
+                let secret = resolve("UCC_SERVICEBUS_CLIENT_SECRET_REF", secret_ref).await?;
                 let url = format!("{authority}/{tenant_id}/oauth2/v2.0/token");
                 let form = [
                     ("grant_type", "client_credentials"),
@@ -143,8 +143,16 @@ impl Authorizer {
     }
 }
 
-fn resolve(var: &str, reference: &str) -> Result<Secret, AuthError> {
-    secrets::resolve(reference).map_err(|e| AuthError::Config(format!("{var}: {e}")))
+/// Resolves a secret reference (SPEC §11); a secret store that cannot be reached is a
+/// transient failure (receive again later), anything else a configuration error.
+async fn resolve(var: &str, reference: &str) -> Result<Secret, AuthError> {
+    secrets::resolve(reference).await.map_err(|e| {
+        if e.is_transient() {
+            AuthError::Transient(format!("{var}: {e}"))
+        } else {
+            AuthError::Config(format!("{var}: {e}"))
+        }
+    })
 }
 
 #[cfg(test)]

@@ -57,9 +57,11 @@ fn kind_of(bytes: &[u8]) -> &'static str {
 /// and returns the stand-in, which accepts the secret the tenants' references resolve to.
 async fn start_standin(configs: &mut [TenantConfig]) -> Result<StandIn, String> {
     let first = configs.first().ok_or("no tenants in the scenario")?;
-    let secret = ucc_shared::uc::secrets::resolve(&first.uc.client_secret_ref).map_err(|e| {
-        format!("{e} (make run sets a demo value; set it yourself when running by hand)")
-    })?;
+    let secret = ucc_shared::uc::secrets::resolve(&first.uc.client_secret_ref)
+        .await
+        .map_err(|e| {
+            format!("{e} (make run sets a demo value; set it yourself when running by hand)")
+        })?;
     let standin = StandIn::start(StandInConfig {
         client_secret: secret.expose().to_owned(),
         ..StandInConfig::default()

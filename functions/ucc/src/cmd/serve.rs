@@ -39,7 +39,7 @@ pub async fn run(store: &str, a: &ServeArgs) -> CmdResult {
     if !a.no_timers {
         spawn_timers(d.clone());
     }
-    let keys = ucc_functions::admin::AdminKeys::from_env();
+    let keys = ucc_functions::admin::AdminKeys::from_env().await;
     let app = ucc_functions::azure::router(d.clone()).merge(ucc_functions::admin::router(d, keys));
     tracing::info!(%addr, timers = !a.no_timers, "ucc serve listening");
     eprintln!("ucc serve: listening on http://{addr}");
