@@ -38,8 +38,9 @@ fmt:
 	$(CARGO) fmt --all
 
 ## bench: measures everything in BENCHMARKS.md and rewrites it: criterion (pricing), the
-## end-to-end load run on the embedded store and on DynamoDB Local, artifact sizes and cold
-## start (so it packages every function), the AWS cost model. Figures land in target/bench/.
+## end-to-end load run on the embedded store, on DynamoDB Local and on Azure Tables (Azurite),
+## artifact sizes and cold start (so it packages every function), the AWS cost model and the
+## Azure Table Storage one beside DynamoDB's. Figures land in target/bench/.
 BENCH_DIR = target/bench
 bench:
 	mkdir -p $(BENCH_DIR)
@@ -48,6 +49,7 @@ bench:
 	$(CARGO) build --release -p ucc-bench
 	target/release/ucc-load --store embedded --out $(BENCH_DIR)/load-embedded.json
 	scripts/with-dynamodb-local.sh target/release/ucc-load --store dynamodb --out $(BENCH_DIR)/load-dynamodb.json
+	scripts/with-azurite.sh target/release/ucc-load --store azuretable --out $(BENCH_DIR)/load-azuretable.json
 	CARGO=$(CARGO) scripts/package.sh | tee $(BENCH_DIR)/package.txt
 	CARGO=$(CARGO) scripts/cold-start.sh | tee $(BENCH_DIR)/coldstart.txt
 	python3 scripts/bench-report.py $(BENCH_DIR) > BENCHMARKS.md.tmp

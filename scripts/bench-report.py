@@ -5,7 +5,7 @@
 
 Inputs, each optional except the load runs; a missing one leaves its section saying how to
 produce it:
-  load-embedded.json, load-dynamodb.json  ucc-load (bench/src/main.rs)
+  load-embedded.json, load-dynamodb.json, load-azuretable.json  ucc-load (bench/src/main.rs)
   ../criterion/<group>/<case>/new/estimates.json   cargo bench -p ucc-shared --bench pricing
   package.txt     scripts/package.sh output (artifact sizes)
   coldstart.txt   scripts/cold-start.sh output
@@ -30,6 +30,16 @@ DYNAMODB_RRU = Decimal("0.125") / 1_000_000
 LAMBDA_MEMORY_GB = Decimal("0.25")  # 256 MB: every function's memory in infra/terraform/main.tf
 ASSUMED_UC_MS = Decimal(200)  # Utility Cloud's answer time over the internet (assumption)
 SESSIONS = 1_000_000
+
+# Azure Table Storage list prices, Standard general-purpose v2, LRS, West Europe (East US
+# lists the same), pay-as-you-go, from azure.microsoft.com/en-us/pricing/details/storage/tables/
+# as quoted (Azure Retail Prices API, 2026) by the public cost notes found on 2026-12-01; the
+# live page was not fetched. Every operation type costs the same; the account must keep the
+# default service-scoped encryption (an account-scoped encryption key is billed far higher).
+AZURE_TABLE_TRANSACTION = Decimal("0.00036") / 10_000
+AZURE_TABLE_GB_MONTH = Decimal("0.045")
+AZURE_PRICES_LOOKED_UP = "2026-12-01"
+STORES = ("embedded", "dynamodb", "azuretable")
 
 out = []
 
@@ -67,7 +77,7 @@ def machine(dir_):
 def main():
     dir_ = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "target/bench")
     m = machine(dir_)
-    runs = {s: load(dir_ / f"load-{s}.json") for s in ("embedded", "dynamodb")}
+    runs = {s: load(dir_ / f"load-{s}.json") for s in STORES}
     if not any(runs.values()):
         sys.exit(f"bench-report: no load-*.json in {dir_}; run make bench")
 
@@ -83,11 +93,13 @@ def main():
     w(f"- **when**: {m.get('date', '?')}; load average before the run: {m.get('load', '?')}")
     w()
     w("Reproduce everything: `make bench`. It builds in release mode, starts its own DynamoDB")
-    w("Local and packages every function: about 3 minutes with warm build caches, 20–25 with")
-    w("cold ones on that machine.")
+    w("Local and Azurite and packages every function: about 3 minutes with warm build caches")
+    w("plus the Azurite load run (about 9 on that machine, see below), 20–25 more with cold")
+    w("ones.")
     w()
     load_section(runs)
     cost_section(runs)
+    azure_cost_section(runs)
     pricing_section(dir_)
     artifacts_section(dir_)
     chaos_section(dir_)
@@ -104,21 +116,35 @@ def load_section(runs):
     w("tenant (Type A: one meter series POSTed). Four concurrent workers, each with its own")
     w("caches, as four warm Lambda instances. Utility Cloud and Entra are the stand-in on")
     w("loopback HTTP in the same process, answering at once; DynamoDB Local is a Java process")
-    w("on the same two cores, so its figures are far below what DynamoDB itself does.")
+    w("and Azurite (Microsoft's Azure Storage emulator, `azuretable`) a Node.js one, both on")
+    w("the same two cores, so their latencies and throughput are far from what DynamoDB and")
+    w("Azure Table Storage themselves do; their request counts are what the services see.")
     w("Latency is per handler invocation (one message); throughput is events / wall time.")
+    w("Store requests are the store port's (`Store` trait calls, the same on every store);")
+    w("Azure transactions are the HTTP requests the Azure Tables backend sent for them, what")
+    w("Azure bills (see below).")
     w()
+    if runs.get("azuretable"):
+        w("Azurite keeps each table in memory and answers every query, a point read included, by")
+        w("testing every entity of the table (`queryTableEntities` in its LokiJS store), so its")
+        w("latency grows with the table: the sessions run against a table that the phases before")
+        w("filled, and take tens of times longer than the contract events. Azure Table Storage")
+        w("reads a point by its keys; the Azurite latencies say nothing about it.")
+        w()
     w("| store | phase | events | events/s | p50 | p99 | max | store requests / event "
-      "| UC calls / event |")
-    w("|---|---|---|---|---|---|---|---|---|")
+      "| Azure transactions / event | UC calls / event |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
     for store, r in runs.items():
         if not r:
             continue
         for p in r["phases"]:
             n = p["events"]
             reqs = sum(p["store_requests"].values())
+            az = p.get("azure_requests")
+            azure = f"{per(az['queries'] + az['batches'], n):.2f}" if az else "—"
             w(f"| {store} | {p['name']} | {n:,} | {p['events_per_sec']:,.0f} "
               f"| {p['p50_ms']:.2f} ms | {p['p99_ms']:.2f} ms | {p['max_ms']:.1f} ms "
-              f"| {per(reqs, n):.2f} | {per(p['uc_calls'], n):.2f} |")
+              f"| {per(reqs, n):.2f} | {azure} | {per(p['uc_calls'], n):.2f} |")
     w()
     rss = ", ".join(f"{s} {r['peak_rss_mib']:.0f} MiB" for s, r in runs.items() if r)
     w("**Peak RSS** of the whole load process (4 workers, the UC stand-in and, for the")
@@ -143,21 +169,47 @@ def load_section(runs):
     w("requests by kind, and the DynamoDB on-demand request units they are billed (strongly")
     w("consistent reads: 1 RRU per 4 KB; writes 1 WRU per KB, doubled inside")
     w("TransactWriteItems; the due index projects all attributes, so entering it costs the")
-    w("write again and leaving it 1 WRU). Both stores get the same requests; the units are")
+    w("write again and leaving it 1 WRU). Every store gets the same requests; the units are")
     w("what DynamoDB would charge.")
     w()
-    w("| phase | GetItem | TransactWriteItems | other | RRU | WRU | Entra token requests |")
-    w("|---|---|---|---|---|---|---|")
-    r = runs.get("dynamodb") or runs.get("embedded")
+    w("The Azure Tables columns come from the `azuretable` run: the HTTP requests the backend")
+    w("(`shared/src/store/azuretable/`) sent, as its own client counts them")
+    w("(`AzureTableStore::requests()`): each query page (a point read is a one-entity")
+    w("query), each `$batch` (one entity group transaction: the item, its index and expiry")
+    w("entries, tombstones for absent checks) and the entities inside the batches. A write")
+    w("over an item needs its ETag, which the backend remembers from the read just before;")
+    w("where it does not, it reads again first (one more query).")
+    w()
+    az_run = runs.get("azuretable")
+    az_phases = {p["name"]: p for p in az_run["phases"]} if az_run else {}
+    w("| phase | GetItem | TransactWriteItems | other | RRU | WRU | Azure query pages "
+      "| Azure `$batch` | **Azure transactions** | Azure entities written "
+      "| Entra token requests |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|")
+    r = runs.get("dynamodb") or runs.get("embedded") or az_run
     for p in r["phases"]:
         n = p["events"]
         c = p["store_requests"]
         other = sum(v for k, v in c.items() if k not in ("get", "transact"))
         u = p["request_units"]
+        ap = az_phases.get(p["name"])
+        az = ap.get("azure_requests") if ap else None
+        if az:
+            an = ap["events"]
+            azure = (f"{per(az['queries'], an):.2f} | {per(az['batches'], an):.2f} "
+                     f"| **{per(az['queries'] + az['batches'], an):.2f}** "
+                     f"| {per(az['entity_writes'], an):.2f}")
+        else:
+            azure = "— | — | — | —"
         w(f"| {p['name']} | {per(c['get'], n):.2f} | {per(c['transact'], n):.2f} "
           f"| {per(other, n):.2f} | {per(u['read_halves'] / 2, n):.2f} "
-          f"| {per(u['write'], n):.2f} | {p['token_requests']} in total |")
+          f"| {per(u['write'], n):.2f} | {azure} | {p['token_requests']} in total |")
     w()
+    if az_run:
+        w("In the load run the four workers share one Azure Tables store handle and so its")
+        w("ETag memory; separate Function hosts each have their own. A message's reads and")
+        w("writes happen in one handler, so this barely matters for the counts above.")
+        w()
     w("Each delivered session is two transactions: the delivery record with its inbound log")
     w("entry, then the result with the UC call's log entry. The log entries keep the")
     w("payloads (what support reads in the Details view); writing them in the same")
@@ -173,13 +225,16 @@ def load_section(runs):
     w("target/release/ucc-load --store embedded --out target/bench/load-embedded.json")
     w("scripts/with-dynamodb-local.sh target/release/ucc-load --store dynamodb \\")
     w("    --out target/bench/load-dynamodb.json")
+    w("scripts/with-azurite.sh target/release/ucc-load --store azuretable \\")
+    w("    --out target/bench/load-azuretable.json")
     w("```")
     w()
 
 
 def cost_section(runs):
-    r = runs.get("dynamodb") or runs.get("embedded")
-    store = "DynamoDB Local" if runs.get("dynamodb") else "the embedded store"
+    r = runs.get("dynamodb") or runs.get("embedded") or runs.get("azuretable")
+    store = ("DynamoDB Local" if runs.get("dynamodb")
+             else "the embedded store" if runs.get("embedded") else "Azurite")
     w("## What 1 million sessions cost on AWS")
     w()
     w("From the counts measured above, per completed session, at list prices (US East,")
@@ -239,6 +294,95 @@ def cost_section(runs):
     w()
     w("Reproduce: the load run above, then `scripts/bench-report.py target/bench` (the")
     w("prices and the UC answer time are constants at the top of the script).")
+    w()
+
+
+def gb(n):
+    return Decimal(n) / 1_000_000_000
+
+
+def azure_cost_section(runs):
+    az, ddb = runs.get("azuretable"), runs.get("dynamodb")
+    w("## The store on Azure Table Storage, beside DynamoDB")
+    w()
+    if not az:
+        w("Not measured in this run: `scripts/with-azurite.sh target/release/ucc-load --store "
+          "azuretable --out target/bench/load-azuretable.json`.")
+        w()
+        return
+    per_m = AZURE_TABLE_TRANSACTION * 1_000_000
+    w("Azure Table Storage bills transactions and stored bytes, not request units. List prices")
+    w("for a Standard general-purpose v2 account with locally redundant storage (LRS) in West")
+    w(f"Europe (East US lists the same), pay-as-you-go: **${(AZURE_TABLE_TRANSACTION * 10_000).normalize():f} "
+      "per")
+    w(f"10,000 transactions** (${per_m:.3f} per million), every operation type alike, and")
+    w(f"**${AZURE_TABLE_GB_MONTH} per GB-month** stored. Source: the Table Storage pricing page,")
+    w("<https://azure.microsoft.com/en-us/pricing/details/storage/tables/>, as quoted from the")
+    w(f"Azure Retail Prices API by public cost notes dated 2026, looked up {AZURE_PRICES_LOOKED_UP}")
+    w("(the live page itself was not fetched: check it before quoting these to a customer).")
+    w("The account must keep the default service-scoped encryption: with an account-scoped")
+    w("encryption key the page lists much higher prices (and scans and lists far higher still).")
+    w()
+    w("**Assumption**: each query page and each entity group transaction (`$batch`, up to 100")
+    w("entities of one partition) is billed as one transaction, as the backend counts them.")
+    w("The last columns show the bound if Azure billed every entity inside a batch instead.")
+    w()
+    w("Stored bytes are the table's growth over the phase, every entity (items, index and")
+    w("expiry entries, tombstones) measured after the phase by Microsoft's published entity")
+    w("size formula (4 bytes + 2 per key character + per property 8 + 2 per name character +")
+    w("the value; strings 2 bytes a character; from \"How the size of an entity is calculated")
+    w("in Windows Azure table storage\", learn.microsoft.com/archive/blogs/avkashchauhan). They")
+    w("stay until the items expire and the `store-sweep` timer deletes them.")
+    w()
+    w("Per 1,000,000 events, the store only (Lambda or Functions compute as above, not here).")
+    w("DynamoDB at the on-demand prices above, from the WRU and RRU measured on DynamoDB Local;")
+    w("its storage ($0.25 per GB-month in US East) is not modelled here.")
+    w()
+    w("| phase, 1,000,000 events | DynamoDB WRU / RRU | **DynamoDB** | Azure transactions "
+      "| **Azure Tables** | Azure entities written | Azure, every entity billed "
+      "| stored, GB | storage per month |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    ddb_phases = {p["name"]: p for p in ddb["phases"]} if ddb else {}
+    for p in az["phases"]:
+        n = p["events"]
+        a = p["azure_requests"]
+        tx = Decimal(a["queries"] + a["batches"]) / n * SESSIONS
+        ents = Decimal(a["entity_writes"]) / n * SESSIONS
+        # Billing every entity: the queries, plus each entity instead of each batch.
+        every = Decimal(a["queries"] + a["entity_writes"]) / n * SESSIONS
+        stored = gb(Decimal(p["azure_stored"]["bytes"]) / n * SESSIONS)
+        d = ddb_phases.get(p["name"])
+        if d:
+            dn = d["events"]
+            W = Decimal(d["request_units"]["write"]) / dn * SESSIONS
+            R = Decimal(d["request_units"]["read_halves"]) / 2 / dn * SESSIONS
+            ddb_cell = f"{W:,.0f} / {R:,.0f} | {money(W * DYNAMODB_WRU + R * DYNAMODB_RRU)}"
+        else:
+            ddb_cell = "— | —"
+        w(f"| {p['name']} | {ddb_cell} | {tx:,.0f} | **{money(tx * AZURE_TABLE_TRANSACTION)}** "
+          f"| {ents:,.0f} | {money(every * AZURE_TABLE_TRANSACTION)} "
+          f"| {stored:,.2f} | {money(stored * AZURE_TABLE_GB_MONTH)} |")
+    w()
+    w("```")
+    w("Azure Tables = N × (query pages + batches) per event × $0.00036 / 10,000")
+    w("             + stored GB × $0.045 per month kept")
+    w("```")
+    w()
+    w("The difference is in how writes are billed: DynamoDB charges every KB of every item,")
+    w("twice inside a transaction, while an Azure entity group transaction is one charge")
+    w("whatever it holds (up to 100 entities and 4 MiB), so the payload-carrying log entries")
+    w("written with the state cost nothing extra. Azure needs more requests than the port")
+    w("makes: a write with no condition (`Condition::Always`, how log entries are written)")
+    w("over a key the backend has not just read is preceded by a one-entity query, to find")
+    w("the old entity's ETag and its index and expiry entries. For a session that is two of")
+    w("its four query pages (its inbound and its UC-call log entry, keys never written")
+    w("before), a third of its Azure transactions; at these prices they cost "
+      f"{money(2 * per_m)} per")
+    w("million sessions.")
+    w()
+    w("Reproduce: `scripts/with-azurite.sh target/release/ucc-load --store azuretable --out")
+    w("target/bench/load-azuretable.json`, then `scripts/bench-report.py target/bench` (the")
+    w("prices are constants at the top of the script).")
     w()
 
 

@@ -1,12 +1,15 @@
 //! `ucc-load`: the end-to-end load run behind `make bench`.
 //!
 //! Contract events and completed sessions go through the real handlers (the code every
-//! function binary calls) on the embedded store or on DynamoDB Local, with Utility Cloud
-//! and Entra played by the stand-in over loopback HTTP. Several concurrent workers, each
-//! with its own caches as separate Lambda instances or Function hosts would have. Per
-//! phase it measures events per second, handler latency (p50/p99/max), store requests,
-//! DynamoDB request units and UC calls per event; at the end the process's peak RSS.
-//! Results go to a JSON file that `scripts/bench-report.py` turns into BENCHMARKS.md.
+//! function binary calls) on the embedded store, DynamoDB Local or Azure Tables (Azurite),
+//! with Utility Cloud and Entra played by the stand-in over loopback HTTP. Several
+//! concurrent workers, each with its own caches as separate Lambda instances or Function
+//! hosts would have. Per phase it measures events per second, handler latency
+//! (p50/p99/max), store requests, DynamoDB request units and UC calls per event; on Azure
+//! Tables also the HTTP transactions Azure bills (query pages, `$batch` requests, entities
+//! written) and what the phase added to the table's billed size; at the end the process's
+//! peak RSS. Results go to a JSON file that `scripts/bench-report.py` turns into
+//! BENCHMARKS.md.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -20,8 +23,12 @@ use tokio::sync::Mutex;
 use ucc_shared::contract::{self, InboundMessage};
 use ucc_shared::delivery::intake;
 use ucc_shared::delivery::Deliverer;
+use ucc_shared::store::azuretable::client::{self as azure, Client, Credential};
+use ucc_shared::store::azuretable::AzureTableStore;
 use ucc_shared::store::counting::{CountingStore, RequestCounts, RequestUnits};
 use ucc_shared::store::{Condition, Item, Key, Store};
+use ucc_shared::uc::secrets::Secret;
+use ucc_tests::backends::{AZURITE_ACCOUNT, AZURITE_KEY};
 use ucc_tests::delivery_env::{session, Env, COSTED_CUSTOMER, METER_CUSTOMER};
 use ucc_tests::fixtures::{event, NORDLYS, SVEA};
 
@@ -30,6 +37,7 @@ use ucc_tests::fixtures::{event, NORDLYS, SVEA};
 enum StoreKind {
     Embedded,
     Dynamodb,
+    Azuretable,
 }
 
 /// Load run through the real handlers; writes its figures as JSON.
@@ -41,6 +49,10 @@ struct Args {
     /// DynamoDB Local endpoint (for --store dynamodb); scripts/with-dynamodb-local.sh sets it.
     #[arg(long, env = "UCC_TEST_DYNAMODB_ENDPOINT")]
     endpoint: Option<String>,
+    /// Azurite's Table endpoint (for --store azuretable), `http://127.0.0.1:P/devstoreaccount1`;
+    /// scripts/with-azurite.sh sets it. The run makes a fresh table on it.
+    #[arg(long, env = "UCC_TEST_AZURITE_ENDPOINT")]
+    azure_endpoint: Option<String>,
     /// Accounting points: each gets an activation and an update (two contract events).
     #[arg(long, default_value_t = 1000)]
     accounting_points: usize,
@@ -71,11 +83,28 @@ struct Phase {
     request_units: RequestUnits,
     uc_calls: usize,
     token_requests: usize,
+    /// Azure Tables only: the requests Azure bills, as the backend's own client counted
+    /// them during the phase (every query page and every `$batch` is one transaction).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    azure_requests: Option<azure::RequestCounts>,
+    /// Azure Tables only: what the phase added to the table (entities, billed bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    azure_stored: Option<Stored>,
+}
+
+/// A table's size as Azure bills capacity (see [`entity_bytes`]).
+#[derive(Clone, Copy, Default, Serialize)]
+struct Stored {
+    entities: i64,
+    bytes: i64,
 }
 
 #[derive(Serialize)]
 struct Report {
     store: StoreKind,
+    /// The Azure table the run used (Azure Tables only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    azure_table: Option<String>,
     workers: usize,
     phases: Vec<Phase>,
     /// Mean latency of one conditional PutItem of a 1 KB item: the price of each extra
@@ -95,6 +124,22 @@ struct Rig {
     env: Env,
     counting: Arc<CountingStore>,
     workers: Vec<Arc<Deliverer>>,
+    azure: Option<Azure>,
+}
+
+/// The Azure Tables store under the counting decorator, kept to read its own request
+/// counts, and a second client (counted apart) that measures the table between phases.
+struct Azure {
+    store: Arc<AzureTableStore>,
+    scanner: Client,
+}
+
+fn minus(a: azure::RequestCounts, b: azure::RequestCounts) -> azure::RequestCounts {
+    azure::RequestCounts {
+        queries: a.queries - b.queries,
+        batches: a.batches - b.batches,
+        entity_writes: a.entity_writes - b.entity_writes,
+    }
 }
 
 impl Rig {
@@ -106,6 +151,10 @@ impl Rig {
         bodies: Vec<String>,
     ) -> Result<Phase, String> {
         let events = bodies.len();
+        let azure_before = match &self.azure {
+            Some(a) => Some((table_size(&a.scanner).await?, a.store.requests())),
+            None => None,
+        };
         self.counting.reset();
         let calls_before = self.env.standin.requests().len();
         let tokens_before = self.env.standin.token_requests();
@@ -147,6 +196,20 @@ impl Rig {
             }
         }
         let wall = started.elapsed();
+        let azure_requests = match (&self.azure, &azure_before) {
+            (Some(a), Some((_, before))) => Some(minus(a.store.requests(), *before)),
+            _ => None,
+        };
+        let azure_stored = match (&self.azure, &azure_before) {
+            (Some(a), Some((size, _))) => {
+                let after = table_size(&a.scanner).await?;
+                Some(Stored {
+                    entities: after.entities - size.entities,
+                    bytes: after.bytes - size.bytes,
+                })
+            }
+            _ => None,
+        };
         latencies.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let pct = |p: f64| {
@@ -170,11 +233,19 @@ impl Rig {
             uc_calls: (self.env.standin.requests().len() - calls_before)
                 .saturating_sub(self.env.standin.token_requests() - tokens_before),
             token_requests: self.env.standin.token_requests() - tokens_before,
+            azure_requests,
+            azure_stored,
         };
         eprintln!(
             "ucc-load: {name}: {events} events in {:.1} s ({:.0}/s), p50 {:.2} ms, p99 {:.2} ms, outcomes {:?}",
             phase.wall_secs, phase.events_per_sec, phase.p50_ms, phase.p99_ms, phase.outcomes
         );
+        if let (Some(r), Some(st)) = (&phase.azure_requests, &phase.azure_stored) {
+            eprintln!(
+                "ucc-load: {name}: Azure {} query pages, {} batches ({} entities written); table grew by {} entities, {} bytes",
+                r.queries, r.batches, r.entity_writes, st.entities, st.bytes
+            );
+        }
         Ok(phase)
     }
 }
@@ -274,23 +345,130 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-async fn open_store(args: &Args) -> Result<(Option<tempfile::TempDir>, Arc<dyn Store>), String> {
+struct Opened {
+    /// The embedded store's directory, removed when the run ends.
+    _dir: Option<tempfile::TempDir>,
+    store: Arc<dyn Store>,
+    azure: Option<Azure>,
+    azure_table: Option<String>,
+}
+
+async fn open_store(args: &Args) -> Result<Opened, String> {
     match args.store {
         StoreKind::Embedded => {
             let (dir, store) = ucc_tests::backends::embedded();
-            Ok((Some(dir), store))
+            Ok(Opened {
+                _dir: Some(dir),
+                store,
+                azure: None,
+                azure_table: None,
+            })
         }
         StoreKind::Dynamodb => {
             let endpoint = args.endpoint.as_deref().ok_or(
                 "--store dynamodb needs --endpoint or UCC_TEST_DYNAMODB_ENDPOINT \
                  (scripts/with-dynamodb-local.sh sets it)",
             )?;
-            Ok((
-                None,
-                Arc::new(ucc_tests::backends::fresh_table(endpoint).await),
-            ))
+            Ok(Opened {
+                _dir: None,
+                store: Arc::new(ucc_tests::backends::fresh_table(endpoint).await),
+                azure: None,
+                azure_table: None,
+            })
+        }
+        StoreKind::Azuretable => {
+            let endpoint = args.azure_endpoint.as_deref().ok_or(
+                "--store azuretable needs --azure-endpoint or UCC_TEST_AZURITE_ENDPOINT \
+                 (scripts/with-azurite.sh sets it)",
+            )?;
+            // Azure table names: letters and digits, starting with a letter.
+            let table = format!(
+                "uccload{}{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+            );
+            let store = Arc::new(ucc_tests::backends::fresh_azure_table(endpoint, &table).await);
+            let scanner = Client::new(
+                endpoint,
+                AZURITE_ACCOUNT,
+                &table,
+                Credential::SharedKey(Secret::new(AZURITE_KEY)),
+                Duration::from_secs(60),
+            )
+            .map_err(|e| format!("Azure Table client: {e}"))?;
+            Ok(Opened {
+                _dir: None,
+                store: store.clone(),
+                azure: Some(Azure { store, scanner }),
+                azure_table: Some(table),
+            })
         }
     }
+}
+
+/// The whole table's size as Azure bills capacity, by a scan of every entity.
+async fn table_size(client: &Client) -> Result<Stored, String> {
+    let mut size = Stored::default();
+    let mut cont = None;
+    loop {
+        let page = client
+            .query("PartitionKey ge ''", 1000, cont.as_ref(), None)
+            .await
+            .map_err(|e| format!("cannot measure the Azure table: {e}"))?;
+        for e in &page.entities {
+            size.entities += 1;
+            size.bytes += entity_bytes(&e.props);
+        }
+        match page.next {
+            Some(n) => cont = Some(n),
+            None => return Ok(size),
+        }
+    }
+}
+
+/// An entity's billed size by Microsoft's published formula ("How the size of an entity is
+/// calculated in Windows Azure table storage", learn.microsoft.com/archive/blogs/avkashchauhan):
+/// 4 bytes (Timestamp and system metadata included) + 2 × the characters of PartitionKey
+/// and RowKey + for each property 8 bytes + 2 × the characters of its name + its value
+/// (a string 4 + 2 × characters; Int32 4; Int64, Double, DateTime 8; Guid 16; Bool 1;
+/// Binary 4 + its bytes). Characters are UTF-16 units.
+fn entity_bytes(props: &serde_json::Map<String, serde_json::Value>) -> i64 {
+    use serde_json::Value;
+    let units = |s: &str| s.encode_utf16().count() as i64;
+    let mut bytes = 4;
+    for (name, value) in props {
+        if name.starts_with("odata.") || name.contains("@odata.") || name == "Timestamp" {
+            continue;
+        }
+        if name == "PartitionKey" || name == "RowKey" {
+            bytes += 2 * value.as_str().map_or(0, units);
+            continue;
+        }
+        let declared = props
+            .get(&format!("{name}@odata.type"))
+            .and_then(Value::as_str);
+        let size = match (declared, value) {
+            (Some("Edm.Int64" | "Edm.Double" | "Edm.DateTime"), _) => 8,
+            (Some("Edm.Guid"), _) => 16,
+            (Some("Edm.Binary"), Value::String(b64)) => {
+                4 + (b64.len() as i64 * 3 / 4)
+                    - b64.bytes().rev().take_while(|&b| b == b'=').count() as i64
+            }
+            (_, Value::String(s)) => 4 + 2 * units(s),
+            (_, Value::Bool(_)) => 1,
+            (_, Value::Number(n))
+                if n.is_i64() && n.as_i64().is_some_and(|v| i32::try_from(v).is_ok()) =>
+            {
+                4
+            }
+            (_, Value::Number(_)) => 8,
+            _ => 0,
+        };
+        bytes += 8 + 2 * units(name) + size;
+    }
+    bytes
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -311,7 +489,12 @@ async fn run(args: &Args) -> Result<(), String> {
             "--accounting-points must be at least 2, --sessions and --workers at least 1".into(),
         );
     }
-    let (_dir, store) = open_store(args).await?;
+    let Opened {
+        _dir,
+        store,
+        azure,
+        azure_table,
+    } = open_store(args).await?;
     let counting = Arc::new(CountingStore::new(store.clone()));
     let env = Env::new(counting.clone()).await;
     let workers = (0..args.workers).map(|_| env.other_instance()).collect();
@@ -319,6 +502,7 @@ async fn run(args: &Args) -> Result<(), String> {
         env,
         counting,
         workers,
+        azure,
     };
 
     let aps = args.accounting_points;
@@ -348,6 +532,7 @@ async fn run(args: &Args) -> Result<(), String> {
     }
     let report = Report {
         store: args.store,
+        azure_table,
         workers: args.workers,
         phases,
         single_put_ms: single_put_ms(store.as_ref()).await,
