@@ -34,8 +34,8 @@ SESSIONS = 1_000_000
 # Azure Table Storage list prices, Standard general-purpose v2, LRS, West Europe (East US
 # lists the same), pay-as-you-go, from azure.microsoft.com/en-us/pricing/details/storage/tables/
 # as quoted (Azure Retail Prices API, 2026) by the public cost notes found on 2026-12-01; the
-# live page was not fetched. Every operation type costs the same; the account must keep the
-# default service-scoped encryption (an account-scoped encryption key is billed far higher).
+# live page was not fetched. Every operation type costs the same; these are the prices under
+# the default service-scoped encryption (an account-scoped encryption key is billed higher).
 AZURE_TABLE_TRANSACTION = Decimal("0.00036") / 10_000
 AZURE_TABLE_GB_MONTH = Decimal("0.045")
 AZURE_PRICES_LOOKED_UP = "2026-12-01"
@@ -124,12 +124,17 @@ def load_section(runs):
     w("Azure transactions are the HTTP requests the Azure Tables backend sent for them, what")
     w("Azure bills (see below).")
     w()
-    if runs.get("azuretable"):
+    az = runs.get("azuretable")
+    if az:
+        rate = {p["name"]: p["events_per_sec"] for p in az["phases"]}
+        sessions = [v for k, v in rate.items() if k.startswith("sessions")]
         w("Azurite keeps each table in memory and answers every query, a point read included, by")
         w("testing every entity of the table (`queryTableEntities` in its LokiJS store), so its")
-        w("latency grows with the table: the sessions run against a table that the phases before")
-        w("filled, and take tens of times longer than the contract events. Azure Table Storage")
-        w("reads a point by its keys; the Azurite latencies say nothing about it.")
+        w("latency grows with the table: the sessions run against the table the phases before")
+        w(f"filled, here at {min(sessions):,.0f}–{max(sessions):,.0f} events/s against the "
+          f"contract events' {rate.get('contract events', 0):,.0f}.")
+        w("Azure Table Storage reads a point by its keys; the Azurite latencies say nothing")
+        w("about it.")
         w()
     w("| store | phase | events | events/s | p50 | p99 | max | store requests / event "
       "| Azure transactions / event | UC calls / event |")
@@ -320,8 +325,8 @@ def azure_cost_section(runs):
     w("<https://azure.microsoft.com/en-us/pricing/details/storage/tables/>, as quoted from the")
     w(f"Azure Retail Prices API by public cost notes dated 2026, looked up {AZURE_PRICES_LOOKED_UP}")
     w("(the live page itself was not fetched: check it before quoting these to a customer).")
-    w("The account must keep the default service-scoped encryption: with an account-scoped")
-    w("encryption key the page lists much higher prices (and scans and lists far higher still).")
+    w("These are the prices for the default service-scoped encryption; the same notes report")
+    w("the page listing higher ones for tables under an account-scoped encryption key.")
     w()
     w("**Assumption**: each query page and each entity group transaction (`$batch`, up to 100")
     w("entities of one partition) is billed as one transaction, as the backend counts them.")
@@ -331,8 +336,10 @@ def azure_cost_section(runs):
     w("expiry entries, tombstones) measured after the phase by Microsoft's published entity")
     w("size formula (4 bytes + 2 per key character + per property 8 + 2 per name character +")
     w("the value; strings 2 bytes a character; from \"How the size of an entity is calculated")
-    w("in Windows Azure table storage\", learn.microsoft.com/archive/blogs/avkashchauhan). They")
-    w("stay until the items expire and the `store-sweep` timer deletes them.")
+    w("in Windows Azure table storage\",")
+    w("<https://learn.microsoft.com/archive/blogs/avkashchauhan/how-the-size-of-an-entity-is-"
+      "caclulated-in-windows-azure-table-storage>).")
+    w("They stay until the items expire and the `store-sweep` timer deletes them.")
     w()
     w("Per 1,000,000 events, the store only (Lambda or Functions compute as above, not here).")
     w("DynamoDB at the on-demand prices above, from the WRU and RRU measured on DynamoDB Local;")
@@ -368,7 +375,7 @@ def azure_cost_section(runs):
     w("             + stored GB × $0.045 per month kept")
     w("```")
     w()
-    w("The difference is in how writes are billed: DynamoDB charges every KB of every item,")
+    w("The gap is in how writes are billed: DynamoDB charges every KB of every item,")
     w("twice inside a transaction, while an Azure entity group transaction is one charge")
     w("whatever it holds (up to 100 entities and 4 MiB), so the payload-carrying log entries")
     w("written with the state cost nothing extra. Azure needs more requests than the port")
