@@ -127,7 +127,8 @@ impl Client {
         })
     }
 
-    /// Requests sent so far (retries included), for `make bench`.
+    /// Requests sent so far, for `make bench`: batches with their retries, query pages
+    /// once each (a page repeated after a 503 is not counted again).
     pub fn requests(&self) -> RequestCounts {
         RequestCounts {
             queries: self.counts.queries.load(Ordering::Relaxed),

@@ -268,13 +268,18 @@ impl AzureTableStore {
             let now = now_unix();
             let mut priors: Vec<Option<Prior>> = Vec::with_capacity(ops.len());
             for (i, op) in ops.iter().enumerate() {
-                let blind_insert = matches!(
-                    op,
-                    WriteOp::Put {
-                        condition: Condition::NotExists,
-                        ..
-                    }
-                ) && !fresh[i];
+                // A put that expects nothing there (NotExists), or does not care and finds
+                // nothing cached (Always: a new log entry), is sent as an insert without a
+                // read first; if the entity exists after all, the 409 brings a fresh read.
+                let blind_insert = !fresh[i]
+                    && match op {
+                        WriteOp::Put { condition, item } => match condition {
+                            Condition::NotExists => true,
+                            Condition::Always => self.cached(&item.key).is_none(),
+                            _ => false,
+                        },
+                        _ => false,
+                    };
                 let prior = if blind_insert {
                     None
                 } else if fresh[i] {
@@ -300,7 +305,8 @@ impl AzureTableStore {
                     | WriteOp::Check { condition, .. } => *condition,
                     WriteOp::Add { .. } => Condition::Always,
                 };
-                let blind = matches!(condition, Condition::NotExists) && priors[i].is_none();
+                let blind = matches!(condition, Condition::NotExists | Condition::Always)
+                    && priors[i].is_none();
                 if blind || holds(condition, priors[i].as_ref()) {
                     continue;
                 }
