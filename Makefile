@@ -40,7 +40,8 @@ fmt:
 ## bench: measures everything in BENCHMARKS.md and rewrites it: criterion (pricing), the
 ## end-to-end load run on the embedded store, on DynamoDB Local and on Azure Tables (Azurite),
 ## artifact sizes and cold start (so it packages every function), the AWS cost model and the
-## Azure Table Storage one beside DynamoDB's. Figures land in target/bench/.
+## Azure Table Storage one beside DynamoDB's, the Service Bus pull path (stand-in, 1 and 4
+## receive loops) and its always-on schedule's cost. Figures land in target/bench/.
 BENCH_DIR = target/bench
 bench:
 	mkdir -p $(BENCH_DIR)
@@ -48,6 +49,7 @@ bench:
 	$(CARGO) bench -p ucc-shared --bench pricing -- --warm-up-time 2 --measurement-time 5
 	$(CARGO) build --release -p ucc-bench
 	target/release/ucc-load --store embedded --out $(BENCH_DIR)/load-embedded.json
+	target/release/ucc-load --store embedded --mode servicebus --out $(BENCH_DIR)/load-servicebus.json
 	scripts/with-dynamodb-local.sh target/release/ucc-load --store dynamodb --out $(BENCH_DIR)/load-dynamodb.json
 	scripts/with-azurite.sh target/release/ucc-load --store azuretable --out $(BENCH_DIR)/load-azuretable.json
 	CARGO=$(CARGO) scripts/package.sh | tee $(BENCH_DIR)/package.txt

@@ -6,6 +6,7 @@
 Inputs, each optional except the load runs; a missing one leaves its section saying how to
 produce it:
   load-embedded.json, load-dynamodb.json, load-azuretable.json  ucc-load (bench/src/main.rs)
+  load-servicebus.json                                          ucc-load --mode servicebus
   ../criterion/<group>/<case>/new/estimates.json   cargo bench -p ucc-shared --bench pricing
   package.txt     scripts/package.sh output (artifact sizes)
   coldstart.txt   scripts/cold-start.sh output
@@ -15,6 +16,7 @@ produce it:
 The prose lives here so that a rerun never loses it; the figures come only from the files.
 """
 
+import datetime
 import json
 import pathlib
 import re
@@ -100,6 +102,7 @@ def main():
     load_section(runs)
     cost_section(runs)
     azure_cost_section(runs)
+    servicebus_section(dir_)
     pricing_section(dir_)
     artifacts_section(dir_)
     chaos_section(dir_)
@@ -299,6 +302,130 @@ def cost_section(runs):
     w()
     w("Reproduce: the load run above, then `scripts/bench-report.py target/bench` (the")
     w("prices and the UC answer time are constants at the top of the script).")
+    w()
+
+
+# The always-on servicebus-pull schedule (infra/terraform/scheduler.tf, main.tf): one
+# invocation a minute, each receiving for 70 s (UCC_SERVICEBUS_RUN_SECONDS) at 256 MB.
+SB_INVOCATIONS = 43_800  # 60 × 24 × 365 / 12 (a mean month of 730 hours)
+SB_RUN_SECS = 70
+SB_LOOPS = 4  # UCC_SERVICEBUS_LOOPS default (functions/common/src/servicebus/config.rs)
+SB_RECEIVE_TIMEOUT = 10  # UCC_SERVICEBUS_RECEIVE_TIMEOUT default, seconds
+# Lambda arm64 list price (US East), aws.amazon.com/lambda/pricing: 20% under x86_64.
+LAMBDA_GB_SECOND_ARM = Decimal("0.0000133334")
+# EventBridge Scheduler, aws.amazon.com/eventbridge/pricing: the first 14 million scheduled
+# invocations a month free, then $1.00 per million (US East).
+SCHEDULER_FREE = 14_000_000
+SCHEDULER_PER_MILLION = Decimal("1.00")
+# Azure Service Bus Standard, azure.microsoft.com/en-us/pricing/details/service-bus/: a base
+# charge of about $0.0135 per hour (about $9.86 for 730 hours) that includes 13 million
+# operations a month, then $0.80 per million. The live page renders its rates client-side and
+# was not read (looked up 2026-12-02): these are assumptions, see the section.
+SB_STANDARD_BASE_HOUR = Decimal("0.0135")
+SB_STANDARD_INCLUDED_OPS = 13_000_000
+SB_STANDARD_PER_MILLION = Decimal("0.80")
+
+
+def servicebus_section(dir_):
+    r = load(dir_ / "load-servicebus.json")
+    if not r:
+        return
+    w("## Service Bus pull path")
+    w()
+    when = datetime.datetime.fromtimestamp(
+        (dir_ / "load-servicebus.json").stat().st_mtime, datetime.timezone.utc)
+    w(f"Measured {when:%Y-%m-%d} ({r['cores']} cores, the machine above; `make bench` runs it")
+    w("after the load runs).")
+    w()
+    w("SPEC §10's intake: contract events on the loopback Service Bus stand-in")
+    w("(`standins/src/servicebus.rs`, REST peek-lock as Azure serves it), received by the real")
+    w("pull adapter (`ucc_functions::servicebus::run`, the code the `servicebus-pull` function")
+    w("runs), handled by the contract handler on the embedded store and completed. Every message")
+    w("is a `ContractActivated` for a new accounting point, so each one writes a driver")
+    w("(`applied`); the run fails unless all are. Per receive-loop count, on a fresh stand-in:")
+    w()
+    w("- **trickle**: one message at a time on an idle queue, the next enqueued once the last is")
+    w("  completed: the latency a lone event sees;")
+    w("- **burst**: all messages enqueued at once: the drain rate, and the latency under that")
+    w("  backlog (mostly time spent waiting in the queue).")
+    w()
+    w("A trickle's messages/s is one message in flight at a time, not a capacity; the burst's")
+    w("is the drain rate.")
+    w()
+    w("Latency runs from the bench's enqueue timestamp to the bench seeing the message in the")
+    w("stand-in's completed set, polled every millisecond. The adapter completes a message only")
+    w("after the handler's write of the driver, so this is enqueue-to-driver plus one loopback")
+    w("completion call and up to 1 ms of polling. Loopback has no network: on Azure each")
+    w("receive and each complete is a round trip to the namespace (tens of ms from an AWS")
+    w("region), which bounds a loop's rate far below these figures.")
+    w()
+    w("| receive loops | batch | messages | wall s | messages/s | messages/s per loop "
+      "| p50 ms | p99 ms | max ms |")
+    w("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for run in r["runs"]:
+        for b in run["batches"]:
+            w(f"| {run['loops']} | {b['name']} | {b['messages']:,} | {b['wall_secs']:.2f} "
+              f"| {b['messages_per_sec']:,.0f} | {b['messages_per_sec_per_loop']:,.0f} "
+              f"| {b['p50_ms']:.2f} | {b['p99_ms']:.2f} | {b['max_ms']:.2f} |")
+    w()
+    sums = "; ".join(
+        f"{run['loops']} loop(s): received {run['summary']['received']:,}, abandoned "
+        f"{run['summary']['abandoned']}, lost locks {run['summary']['lostLocks']}"
+        for run in r["runs"])
+    w(f"The adapter's own summaries: {sums}. Peak RSS {r['peak_rss_mib']:.1f} MiB.")
+    w()
+    w("Reproduce: `cargo build --release -p ucc-bench && target/release/ucc-load --store")
+    w("embedded --mode servicebus --out target/bench/load-servicebus.json` (`--sb-burst`,")
+    w("`--sb-trickle`, `--sb-loops 1,4` set the sizes), then `scripts/bench-report.py target/bench`.")
+    w()
+    w("### The always-on schedule's monthly cost")
+    w()
+    w(f"EventBridge Scheduler invokes `servicebus-pull` once a minute ({SB_INVOCATIONS:,} "
+      f"invocations in a 730-hour month); each receives for {SB_RUN_SECS} s")
+    w("(`UCC_SERVICEBUS_RUN_SECONDS`) whether or not messages arrive, at the 256 MB Terraform")
+    w("gives it (`infra/terraform/main.tf`), billed here as 43,800 × 70 s: an upper bound, since")
+    w("reserved concurrency 1 keeps runs from overlapping (a tick during a run is throttled and")
+    w("retried), which caps the month at 730 h of one instance (see below the table). List")
+    w("prices, US East: Lambda $0.20 per million requests and $0.0000166667 per GB-second on")
+    w("x86_64 (Terraform's default `lambda_architecture`), $0.0000133334 on arm64")
+    w("(aws.amazon.com/lambda/pricing); EventBridge Scheduler's first 14 million invocations")
+    w("a month free, then $1.00 per million (aws.amazon.com/eventbridge/pricing). The Lambda")
+    w("free tier (400,000 GB-s, 1 million requests) is left out: an account's other functions")
+    w("use it.")
+    w()
+    gbs = LAMBDA_MEMORY_GB * SB_RUN_SECS * SB_INVOCATIONS
+    req = SB_INVOCATIONS * LAMBDA_REQUEST
+    sched = max(0, SB_INVOCATIONS - SCHEDULER_FREE) * SCHEDULER_PER_MILLION / 1_000_000
+    x86 = gbs * LAMBDA_GB_SECOND + req + sched
+    arm = gbs * LAMBDA_GB_SECOND_ARM + req + sched
+    idle_ops = SB_INVOCATIONS * SB_LOOPS * (SB_RUN_SECS // SB_RECEIVE_TIMEOUT)
+    w("| item | quantity | x86_64 | arm64 |")
+    w("|---|---:|---:|---:|")
+    w(f"| Lambda duration | {gbs:,.0f} GB-s | {money(gbs * LAMBDA_GB_SECOND)} "
+      f"| {money(gbs * LAMBDA_GB_SECOND_ARM)} |")
+    w(f"| Lambda requests | {SB_INVOCATIONS:,} | {money(req)} | {money(req)} |")
+    w(f"| EventBridge Scheduler | {SB_INVOCATIONS:,} invocations (under 14M free) "
+      f"| {money(sched)} | {money(sched)} |")
+    w(f"| **AWS total per month** | | **{money(x86)}** | **{money(arm)}** |")
+    w()
+    cap = LAMBDA_MEMORY_GB * 730 * 3600
+    w(f"With one instance at most, the duration is at most {cap:,.0f} GB-s a month: "
+      f"{money(cap * LAMBDA_GB_SECOND + req)} on x86_64, {money(cap * LAMBDA_GB_SECOND_ARM + req)} "
+      "on arm64.")
+    w()
+    base = SB_STANDARD_BASE_HOUR * 730
+    w("Service Bus operations are billed to the namespace's owner. The subscription is Utility")
+    w("Cloud's, so normally nothing is added. If the operator runs the namespace on the Standard")
+    w(f"tier (an assumption, as are these prices: a base charge of about ${SB_STANDARD_BASE_HOUR}")
+    w(f"an hour, about {money(base)} a month, including {SB_STANDARD_INCLUDED_OPS:,} operations,")
+    w(f"then ${SB_STANDARD_PER_MILLION} per million, azure.microsoft.com/en-us/pricing/details/")
+    w("service-bus, whose rates render client-side and were not read from the live page): an")
+    w(f"idle month costs {SB_LOOPS} loops × {SB_RUN_SECS // SB_RECEIVE_TIMEOUT} empty "
+      f"{SB_RECEIVE_TIMEOUT} s long polls × {SB_INVOCATIONS:,} runs = {idle_ops:,} receive")
+    w("operations, and each message up to three more (receive, complete, a lock renewal on a")
+    w(f"slow handler), so at least {(SB_STANDARD_INCLUDED_OPS - idle_ops) // 3:,} messages a month")
+    w(f"fit in the included operations: the namespace costs its base charge, about {money(base)}")
+    w("a month, on top of the AWS total.")
     w()
 
 

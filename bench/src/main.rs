@@ -10,6 +10,10 @@
 //! written) and what the phase added to the table's billed size; at the end the process's
 //! peak RSS. Results go to a JSON file that `scripts/bench-report.py` turns into
 //! BENCHMARKS.md.
+//!
+//! `--mode servicebus` measures the Service Bus pull path instead (see [`servicebus`]).
+
+mod servicebus;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -40,12 +44,31 @@ enum StoreKind {
     Azuretable,
 }
 
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Mode {
+    /// Contract events and sessions straight through the handlers.
+    Load,
+    /// Contract events through the Service Bus stand-in and the pull adapter.
+    Servicebus,
+}
+
 /// Load run through the real handlers; writes its figures as JSON.
 #[derive(Parser)]
 #[command(name = "ucc-load")]
 struct Args {
     #[arg(long, value_enum)]
     store: StoreKind,
+    #[arg(long, value_enum, default_value = "load")]
+    mode: Mode,
+    /// Service Bus mode: messages enqueued at once per receive-loop count.
+    #[arg(long, default_value_t = 2000)]
+    sb_burst: usize,
+    /// Service Bus mode: messages sent one at a time (each after the last completed).
+    #[arg(long, default_value_t = 200)]
+    sb_trickle: usize,
+    /// Service Bus mode: the receive-loop counts to measure.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 4])]
+    sb_loops: Vec<usize>,
     /// DynamoDB Local endpoint (for --store dynamodb); scripts/with-dynamodb-local.sh sets it.
     #[arg(long, env = "UCC_TEST_DYNAMODB_ENDPOINT")]
     endpoint: Option<String>,
@@ -483,7 +506,53 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+#[derive(Serialize)]
+struct ServiceBusReport {
+    store: StoreKind,
+    runs: Vec<servicebus::LoopRun>,
+    peak_rss_mib: f64,
+    cores: usize,
+}
+
+async fn run_servicebus(args: &Args) -> Result<(), String> {
+    if args.sb_burst == 0 || args.sb_loops.contains(&0) {
+        return Err("--sb-burst and every --sb-loops must be at least 1".into());
+    }
+    let opened = open_store(args).await?;
+    // The tenants (and their UC stand-in) as the load run configures them.
+    let env = Env::new(opened.store.clone()).await;
+    let mut runs = Vec::new();
+    let mut first = 0;
+    for &loops in &args.sb_loops {
+        runs.push(
+            servicebus::run_loops(
+                env.store.clone(),
+                loops,
+                args.sb_trickle,
+                args.sb_burst,
+                first,
+            )
+            .await?,
+        );
+        first += args.sb_trickle + args.sb_burst;
+    }
+    let report = ServiceBusReport {
+        store: args.store,
+        runs,
+        peak_rss_mib: peak_rss_mib(),
+        cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+    };
+    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    std::fs::write(&args.out, text)
+        .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
+    eprintln!("ucc-load: results in {}", args.out.display());
+    Ok(())
+}
+
 async fn run(args: &Args) -> Result<(), String> {
+    if args.mode == Mode::Servicebus {
+        return run_servicebus(args).await;
+    }
     if args.accounting_points < 2 || args.sessions == 0 || args.workers == 0 {
         return Err(
             "--accounting-points must be at least 2, --sessions and --workers at least 1".into(),
