@@ -183,21 +183,24 @@ async fn snapshot(store: &dyn Store) -> Vec<String> {
             limit: 2,
             cursor: None,
         };
+        // Order among equal index sorts is each backend's own: compare the whole result,
+        // sorted, and that every page held something.
+        let mut all = Vec::new();
         loop {
             let page = store.query_index(&q).await.unwrap();
-            // Order among equal index sorts is the backend's own: compare sorted pages.
-            out.push(format!(
-                "index {upto:?}: {:?}",
+            assert!(!page.items.is_empty() || page.next.is_none(), "empty page");
+            all.extend(
                 page.items
                     .iter()
-                    .map(|i| (&i.key.pk, &i.key.sk, &i.index))
-                    .collect::<Vec<_>>()
-            ));
+                    .map(|i| format!("{:?} {}/{} {}", i.index, i.key.pk, i.key.sk, i.doc)),
+            );
             match page.next {
                 Some(c) => q.cursor = Some(c),
                 None => break,
             }
         }
+        all.sort();
+        out.push(format!("index {upto:?}: {all:?}"));
     }
     out
 }
