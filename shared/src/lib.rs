@@ -1,6 +1,7 @@
 //! Core of the Utility Cloud Connector. Platform-free: no Lambda, Azure or HTTP-server types.
 
 pub mod apikey;
+pub mod azure_identity;
 pub mod context;
 pub mod contract;
 pub mod counts;

@@ -431,24 +431,7 @@ fn serve_answers_the_custom_handler_contract_on_the_configured_port(_dir: &Path,
     )
     .status
     .success());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port");
-    let mut child = command(store)
-        .args(["serve", "--no-timers"])
-        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn ucc serve");
-    // Wait for the readiness line rather than for time to pass.
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let ready = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .any(|l| l.contains("listening on"));
-    assert!(ready, "ucc serve did not start");
+    let (mut child, port) = start_serve(store);
     let body = std::fs::read_to_string(scenario_dir().join("events/010-activate-kari-rfid.json"))
         .expect("event");
     let invocation = json!({"Data": {"message": body}, "Metadata": {"MessageId": "\"m-1\"", "DeliveryCount": "1"}});

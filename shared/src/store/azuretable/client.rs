@@ -404,28 +404,13 @@ impl Client {
                 return Ok(t.clone());
             }
         }
-        let resp = self
-            .http
-            .get(endpoint)
-            .query(&[
-                ("api-version", "2019-08-01"),
-                ("resource", "https://storage.azure.com/"),
-            ])
-            .header("X-IDENTITY-HEADER", header.expose())
-            .send()
-            .await
-            .map_err(|e| format!("managed identity endpoint unreachable: {e}"))?;
-        let status = resp.status().as_u16();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| format!("managed identity answer cut off: {e}"))?;
-        if status != 200 {
-            return Err(format!(
-                "managed identity endpoint answered {status} for the storage token"
-            ));
-        }
-        let (token, expires_on) = parse_identity_answer(&text)?;
+        let (token, expires_on) = crate::azure_identity::request_token(
+            &self.http,
+            endpoint,
+            header.expose(),
+            "https://storage.azure.com/",
+        )
+        .await?;
         *cached = Some((token.clone(), expires_on));
         Ok(token)
     }
@@ -458,24 +443,6 @@ pub fn shared_key_signature(key: &Secret, text: &str) -> Result<String, String> 
     Ok(base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
 }
 
-/// The managed identity's answer: `access_token` and `expires_on` (unix seconds, a string
-/// or a number).
-pub fn parse_identity_answer(text: &str) -> Result<(Secret, i64), String> {
-    let v: Value =
-        serde_json::from_str(text).map_err(|_| "managed identity answer is not JSON".to_owned())?;
-    let token = v["access_token"]
-        .as_str()
-        .filter(|t| !t.is_empty())
-        .ok_or("managed identity answer has no access_token")?;
-    let expires_on = match &v["expires_on"] {
-        Value::String(s) => s.trim().parse::<i64>().ok(),
-        Value::Number(n) => n.as_i64(),
-        _ => None,
-    }
-    .ok_or("managed identity answer has no expires_on")?;
-    Ok((Secret::new(token), expires_on))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -492,16 +459,5 @@ mod tests {
             )
         );
         assert!(shared_key_signature(&Secret::new("not base64!"), "x").is_err());
-    }
-
-    #[test]
-    fn identity_answer() {
-        let (t, e) =
-            parse_identity_answer(r#"{"access_token":"abc","expires_on":"1700000000"}"#).unwrap();
-        assert_eq!((t.expose(), e), ("abc", 1_700_000_000));
-        let (_, e) = parse_identity_answer(r#"{"access_token":"abc","expires_on":17}"#).unwrap();
-        assert_eq!(e, 17);
-        assert!(parse_identity_answer(r#"{"access_token":""}"#).is_err());
-        assert!(parse_identity_answer("<html>").is_err());
     }
 }

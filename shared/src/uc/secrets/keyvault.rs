@@ -11,7 +11,6 @@ use tokio::sync::Mutex;
 use url::{Host, Url};
 
 use super::{Secret, SecretError};
-use crate::store::azuretable::client::parse_identity_answer;
 
 pub const SCHEME: &str = "keyvault:";
 pub const API_VERSION: &str = "7.4";
@@ -84,29 +83,10 @@ async fn identity_token(reference: &str) -> Result<Secret, SecretError> {
             return Ok(t.clone());
         }
     }
-    let resp = http()
-        .get(&endpoint)
-        .query(&[("api-version", "2019-08-01"), ("resource", RESOURCE)])
-        .header("X-IDENTITY-HEADER", header)
-        .send()
-        .await
-        .map_err(|e| {
-            unavailable(format!(
-                "managed identity endpoint unreachable: {}",
-                chain(&e.without_url())
-            ))
-        })?;
-    let status = resp.status().as_u16();
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| unavailable(format!("managed identity answer cut off: {e}")))?;
-    if status != 200 {
-        return Err(unavailable(format!(
-            "managed identity endpoint answered {status} for the Key Vault token"
-        )));
-    }
-    let (token, expires_on) = parse_identity_answer(&text).map_err(unavailable)?;
+    let (token, expires_on) =
+        crate::azure_identity::request_token(http(), &endpoint, &header, RESOURCE)
+            .await
+            .map_err(unavailable)?;
     *cached = Some((endpoint, token.clone(), expires_on));
     Ok(token)
 }
