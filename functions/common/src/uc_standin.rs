@@ -25,7 +25,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use jsonschema::paths::{LazyLocation, Location};
+use jsonschema::paths::Location;
 use jsonschema::{Keyword, ValidationError, Validator};
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
@@ -45,7 +45,8 @@ const TOKEN_SUFFIX: &str = "/oauth2/v2.0/token";
 pub const REDIRECT_TARGET_PATH: &str = "/ucc-standin/redirect-target";
 
 /// Schema keyword for "at most N decimal places", judged on the number's exact text.
-/// jsonschema's `multipleOf` divides in f64 and refuses e.g. 0.07 as a multiple of 0.01.
+/// Float-based validators' `multipleOf` refuses e.g. 0.07 as a multiple of 0.01, so the
+/// published schemas state the rule on the number's decimal text instead.
 pub const DECIMALS_KEYWORD: &str = "x-maxDecimalPlaces";
 
 /// A charger cannot deliver more than this; a quantity implying more is a unit or scale bug.
@@ -1094,7 +1095,7 @@ fn errors(validator: &Validator, body: &Value) -> Vec<String> {
     validator
         .iter_errors(body)
         .map(|e| {
-            let path = e.instance_path.to_string();
+            let path = e.instance_path().to_string();
             format!("{}: {e}", if path.is_empty() { "/" } else { &path })
         })
         .collect()
@@ -1102,7 +1103,6 @@ fn errors(validator: &Validator, body: &Value) -> Vec<String> {
 
 struct MaxDecimals {
     places: u32,
-    location: Location,
 }
 
 // The signature is jsonschema's keyword factory; its error type is not ours to shrink.
@@ -1110,16 +1110,13 @@ struct MaxDecimals {
 fn max_decimals_keyword<'a>(
     _parent: &'a Map<String, Value>,
     value: &'a Value,
-    location: Location,
-) -> Result<Box<dyn Keyword>, ValidationError<'a>> {
+    _location: Location,
+) -> Result<Box<dyn for<'i> Keyword<'i>>, ValidationError<'a>> {
     match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
-        Some(places) => Ok(Box::new(MaxDecimals { places, location })),
-        None => Err(ValidationError::custom(
-            Location::new(),
-            location,
-            value,
-            format!("{DECIMALS_KEYWORD} must be a non-negative integer"),
-        )),
+        Some(places) => Ok(Box::new(MaxDecimals { places })),
+        None => Err(ValidationError::custom(format!(
+            "{DECIMALS_KEYWORD} must be a non-negative integer"
+        ))),
     }
 }
 
@@ -1134,24 +1131,18 @@ impl MaxDecimals {
     }
 }
 
-impl Keyword for MaxDecimals {
-    fn validate<'i>(
-        &self,
-        instance: &'i Value,
-        location: &LazyLocation,
-    ) -> Result<(), ValidationError<'i>> {
+impl<'i> Keyword<'i> for MaxDecimals {
+    fn validate(&self, instance: &'i Value) -> Result<(), ValidationError<'i>> {
         if self.is_valid(instance) {
             return Ok(());
         }
-        Err(ValidationError::custom(
-            self.location.clone(),
-            location.into(),
-            instance,
-            format!("{instance} has more than {} decimal places", self.places),
-        ))
+        Err(ValidationError::custom(format!(
+            "{instance} has more than {} decimal places",
+            self.places
+        )))
     }
 
-    fn is_valid(&self, instance: &Value) -> bool {
+    fn is_valid(&self, instance: &'i Value) -> bool {
         match instance {
             Value::Number(n) => Self::places_of(n).is_some_and(|p| p <= self.places),
             _ => true,
@@ -1333,13 +1324,5 @@ mod tests {
             // A plain validator (no custom keyword) accepts them too: publishable as is.
             jsonschema::validator_for(&schema).unwrap();
         }
-    }
-
-    /// Why the schemas do not use `multipleOf`: jsonschema divides in f64.
-    #[test]
-    fn float_multiple_of_misjudges_exact_decimals() {
-        let v = jsonschema::validator_for(&json!({"multipleOf": 0.01})).unwrap();
-        let seven_cents: Value = serde_json::from_str("0.07").unwrap();
-        assert!(!v.is_valid(&seven_cents));
     }
 }

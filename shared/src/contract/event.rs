@@ -186,7 +186,7 @@ pub fn classify(body: &[u8]) -> Classified {
     let errors: Vec<(String, String)> = validator
         .iter_errors(&value)
         .take(8)
-        .map(|e| (e.instance_path.to_string(), e.to_string()))
+        .map(|e| (e.instance_path().to_string(), e.to_string()))
         .collect();
     if !errors.is_empty() {
         let reason = errors
