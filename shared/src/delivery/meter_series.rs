@@ -349,7 +349,7 @@ mod tests {
         let json = serde_json::to_value(p).unwrap();
         let errors: Vec<String> = validator()
             .iter_errors(&json)
-            .map(|e| format!("{}: {e}", e.instance_path))
+            .map(|e| format!("{}: {e}", e.instance_path()))
             .collect();
         assert!(errors.is_empty(), "{errors:?}");
         let back: MeterValuesPayload = serde_json::from_value(json).unwrap();
