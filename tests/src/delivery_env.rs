@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use ucc_functions::uc_standin::{StandIn, StandInConfig};
 use ucc_shared::context::{Clock, Ctx};
 use ucc_shared::contract::{self, InboundMessage};
 use ucc_shared::delivery::intake::{self, SessionHandled};
@@ -16,6 +15,7 @@ use ucc_shared::delivery::record::{self, DeliveryRecord};
 use ucc_shared::delivery::Deliverer;
 use ucc_shared::gln::Gln;
 use ucc_shared::store::Store;
+use ucc_standins::uc::{StandIn, StandInConfig};
 
 use crate::fixtures::{event, put_tenant, NORDLYS, SVEA};
 

@@ -14,10 +14,10 @@ use std::sync::Arc;
 use admin_common::{fill, Api, PLATFORM_KEY};
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
-use ucc_functions::uc_standin::{Fault, Route};
 use ucc_shared::gln::Gln;
 use ucc_shared::log::{self, Direction, LogEntry};
 use ucc_shared::store::Store;
+use ucc_standins::uc::{Fault, Route};
 use ucc_tests::delivery_env::*;
 use ucc_tests::fixtures::{event, tenant_json, FJORD, NORDLYS, SVEA};
 

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use ucc_functions::uc_standin::{Fault, Route};
 use ucc_shared::contract::{self, InboundMessage, Outcome};
 use ucc_shared::delivery::intake::SessionOutcome;
 use ucc_shared::delivery::record::{DeliveryRecord, DeliveryState, PayloadKind};
@@ -23,6 +22,7 @@ use ucc_shared::gln::Gln;
 use ucc_shared::log;
 use ucc_shared::parked;
 use ucc_shared::store::Store;
+use ucc_standins::uc::{Fault, Route};
 use ucc_tests::delivery_env::*;
 use ucc_tests::fixtures::{put_tenant, NORDLYS, SVEA};
 

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use ucc_functions::uc_standin::{Fault, Route};
 use ucc_shared::delivery::credit;
 use ucc_shared::delivery::intake::SessionOutcome;
 use ucc_shared::delivery::record::DeliveryState;
@@ -19,6 +18,7 @@ use ucc_shared::gln::Gln;
 use ucc_shared::store::{
     Condition, IndexQuery, Item, Key, Page, Query, Store, StoreError, WriteOp,
 };
+use ucc_standins::uc::{Fault, Route};
 use ucc_tests::delivery_env::*;
 use ucc_tests::fixtures::{event, NORDLYS, SVEA};
 

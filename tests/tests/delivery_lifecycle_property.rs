@@ -22,12 +22,12 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use serde_json::Value;
-use ucc_functions::uc_standin::{Fault, Route};
 use ucc_shared::delivery::credit;
 use ucc_shared::delivery::record::{self, DeliveryRecord, DeliveryState};
 use ucc_shared::delivery::{redrive, sweep, Deliverer};
 use ucc_shared::gln::Gln;
 use ucc_shared::store::Store;
+use ucc_standins::uc::{Fault, Route};
 use ucc_tests::delivery_env::*;
 use ucc_tests::fixtures::NORDLYS;
 use ucc_tests::property::Backend;

@@ -13,12 +13,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ucc_functions::uc_standin::{Fault, RecordedRequest, Route, REDIRECT_TARGET_PATH};
 use ucc_shared::delivery::intake::SessionOutcome;
 use ucc_shared::delivery::record::DeliveryState;
 use ucc_shared::delivery::status::{self, Connection};
 use ucc_shared::gln::Gln;
 use ucc_shared::store::Store;
+use ucc_standins::uc::{Fault, RecordedRequest, Route, REDIRECT_TARGET_PATH};
 use ucc_tests::delivery_env::*;
 use ucc_tests::fixtures::NORDLYS;
 

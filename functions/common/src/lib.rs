@@ -11,6 +11,3 @@ pub mod lambda;
 /// Service Bus intake over the REST API with peek-lock (SPEC §10), for AWS.
 pub mod servicebus;
 pub mod telemetry;
-/// Local Utility Cloud + Entra stand-in for end-to-end tests and `ucc run-scenario`; never
-/// part of a deployed function's request path.
-pub mod uc_standin;

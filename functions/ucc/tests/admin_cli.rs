@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use ucc_functions::uc_standin::{Fault, Route, StandIn, StandInConfig};
 use ucc_shared::context::Ctx;
 use ucc_shared::contract::{self, InboundMessage};
 use ucc_shared::delivery::intake;
@@ -21,6 +20,7 @@ use ucc_shared::log::{self, Direction, LogEntry};
 use ucc_shared::registry;
 use ucc_shared::store::embedded::EmbeddedStore;
 use ucc_shared::tenant::TenantConfig;
+use ucc_standins::uc::{Fault, Route, StandIn, StandInConfig};
 
 const GLN: &str = "7080010002488";
 const SECRET: &str = "admin-cli-secret";

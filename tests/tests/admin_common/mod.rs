@@ -58,7 +58,7 @@ impl Api {
         event_id: &str,
         time: &str,
     ) {
-        use ucc_functions::uc_standin::{Fault, Route};
+        use ucc_standins::uc::{Fault, Route};
         use ucc_tests::delivery_env::{session, COSTED_CUSTOMER, RFID};
         self.env
             .send(&session(delivered, COSTED_CUSTOMER, RFID, None))

@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::Value;
-use ucc_functions::uc_standin::{StandIn, StandInConfig};
 use ucc_shared::contract::{self, InboundMessage};
 use ucc_shared::delivery::{credit, intake, reconcile};
 use ucc_shared::keys;
 use ucc_shared::parked;
 use ucc_shared::registry;
 use ucc_shared::tenant::TenantConfig;
+use ucc_standins::uc::{StandIn, StandInConfig};
 
 use super::{ctx, drivers, CmdResult};
 use crate::output::{print_json, table};

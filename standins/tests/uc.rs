@@ -9,12 +9,12 @@ use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use ucc_functions::uc_standin::{
-    Fault, Route, StandIn, StandInConfig, METER_VALUES_PATH, REDIRECT_TARGET_PATH, TRANSACTION_PATH,
-};
 use ucc_shared::delivery::meter_series::{build_meter_series, Resolution};
 use ucc_shared::session::{MeterValue, SessionCompleted};
 use ucc_shared::uc::payload::TransactionPayload;
+use ucc_standins::uc::{
+    Fault, Route, StandIn, StandInConfig, METER_VALUES_PATH, REDIRECT_TARGET_PATH, TRANSACTION_PATH,
+};
 
 const SPEC_EXAMPLE: &str = r#"{
   "transactionId": "88812345",

@@ -31,9 +31,8 @@ use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 use tokio::task::JoinHandle;
 
-const TRANSACTION_SCHEMA: &str = include_str!("../../../shared/schemas/uc-transaction.schema.json");
-const METER_VALUES_SCHEMA: &str =
-    include_str!("../../../shared/schemas/uc-meter-values.schema.json");
+const TRANSACTION_SCHEMA: &str = include_str!("../../shared/schemas/uc-transaction.schema.json");
+const METER_VALUES_SCHEMA: &str = include_str!("../../shared/schemas/uc-meter-values.schema.json");
 
 /// The directory (tenant) segment of [`StandIn::token_url`]; any segment is accepted.
 pub const ENTRA_TENANT: &str = "ucc-standin-tenant";
