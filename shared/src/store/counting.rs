@@ -1,6 +1,7 @@
 //! A decorator that counts the requests a handler makes: store requests are the product's cost.
 //! It also estimates the DynamoDB on-demand request units those requests would be billed,
-//! from the sizes of the items they read and write, for the cost model in BENCHMARKS.md.
+//! from the sizes of the items they read and write as DynamoDB stores them (documents
+//! deflated, `dynamodb::billed_size`), for the cost model in BENCHMARKS.md.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -94,7 +95,7 @@ impl CountingStore {
     }
 
     fn read(&self, items: &[Item], halves_per_unit: u64) {
-        let bytes = items.iter().map(Item::size).sum();
+        let bytes = items.iter().map(super::dynamodb::billed_size).sum();
         let halves = units(bytes, READ_UNIT) * halves_per_unit;
         self.counters
             .read_halves
@@ -104,7 +105,7 @@ impl CountingStore {
     /// `factor` 2 inside a transaction. A refused write is billed too (AWS charges the
     /// units it consumed), but only a `committed` one changes the due index.
     fn write(&self, key: &Key, item: Option<&Item>, factor: u64, committed: bool) {
-        let size = item.map_or(0, Item::size);
+        let size = item.map_or(0, super::dynamodb::billed_size);
         let mut wru = units(size, WRITE_UNIT) * factor;
         let in_index = item.is_some_and(|i| i.index.is_some());
         if let (true, Ok(mut indexed)) = (committed, self.indexed.lock()) {

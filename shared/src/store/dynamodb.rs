@@ -1,7 +1,9 @@
 //! DynamoDB backend of the store port: one table, single-table design.
 //!
 //! Attributes: `pk`, `sk` (keys), `doc` (S, the JSON document; omitted when empty because
-//! older DynamoDB Local builds refuse empty strings), `ver` (N), `ttl` (N, optional) and
+//! older DynamoDB Local builds refuse empty strings) or, for a document that deflates to
+//! fewer bytes, `z` (B, the deflated document: DynamoDB bills writes per KB of item, and the
+//! payload-carrying delivery records and log entries shrink to about a third), `ver` (N), `ttl` (N, optional) and
 //! `ipk`/`isk` (S, optional; the sparse global secondary index `due`).
 //!
 //! DynamoDB removes expired items lazily (up to days later), so every read and every
@@ -32,6 +34,10 @@ use super::{
 const PK: &str = "pk";
 const SK: &str = "sk";
 const DOC: &str = "doc";
+/// The document, deflated (raw DEFLATE, RFC 1951); present instead of `doc`.
+const ZDOC: &str = "z";
+/// Documents shorter than this are stored as text: compressing them cannot save a KB.
+const COMPRESS_FROM: usize = 700;
 /// The count of a counter item (`WriteOp::Add`).
 const COUNT: &str = "n";
 const VER: &str = "ver";
@@ -294,8 +300,14 @@ fn key_attrs(key: &Key) -> Attrs {
 
 fn item_attrs(item: &Item) -> Attrs {
     let mut attrs = key_attrs(&item.key);
-    if !item.doc.is_empty() {
-        attrs.insert(DOC.to_owned(), s(&item.doc));
+    match deflate_doc(&item.doc) {
+        Some(z) => {
+            attrs.insert(ZDOC.to_owned(), AttributeValue::B(z.into()));
+        }
+        None if !item.doc.is_empty() => {
+            attrs.insert(DOC.to_owned(), s(&item.doc));
+        }
+        None => {}
     }
     attrs.insert(VER.to_owned(), n(item.version));
     if let Some(t) = item.expires_at {
@@ -347,12 +359,51 @@ fn item_from(attrs: &Attrs) -> Result<Item, StoreError> {
         // A counter (`WriteOp::Add`) keeps its count in a number attribute.
         doc: match get_n::<i64>(attrs, COUNT)? {
             Some(n) => n.to_string(),
-            None => get_s(attrs, DOC)?.unwrap_or_default().to_owned(),
+            None => match attrs.get(ZDOC) {
+                Some(AttributeValue::B(z)) => inflate_doc(z.as_ref())?,
+                Some(_) => return Err(corrupt("attribute z is not binary")),
+                None => get_s(attrs, DOC)?.unwrap_or_default().to_owned(),
+            },
         },
         version: get_n(attrs, VER)?.ok_or_else(|| corrupt("missing ver"))?,
         expires_at: get_n(attrs, TTL)?,
         index,
     })
+}
+
+/// The item's size as DynamoDB bills it: [`Item::size`] with the document as it is stored
+/// (deflated where that is smaller). The cost model counts units with this.
+pub fn billed_size(item: &Item) -> usize {
+    let stored = deflate_doc(&item.doc).map_or(item.doc.len(), |z| z.len());
+    item.size() - item.doc.len() + stored
+}
+
+/// The deflated document, when that is smaller than its text.
+fn deflate_doc(doc: &str) -> Option<Vec<u8>> {
+    use std::io::Write;
+    if doc.len() < COMPRESS_FROM {
+        return None;
+    }
+    let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(doc.as_bytes()).ok()?;
+    let z = z.finish().ok()?;
+    (z.len() < doc.len()).then_some(z)
+}
+
+/// Inflates a stored document; never more than an item can hold, so a corrupt attribute
+/// cannot make a read allocate without bound.
+fn inflate_doc(z: &[u8]) -> Result<String, StoreError> {
+    use std::io::Read;
+    let mut text = String::new();
+    let limit = u64::try_from(MAX_ITEM_BYTES).unwrap_or(u64::MAX) + 1;
+    flate2::read::DeflateDecoder::new(z)
+        .take(limit)
+        .read_to_string(&mut text)
+        .map_err(|e| corrupt(&format!("attribute z does not inflate to text: {e}")))?;
+    if text.len() > MAX_ITEM_BYTES {
+        return Err(corrupt("attribute z inflates past the item limit"));
+    }
+    Ok(text)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -970,6 +1021,51 @@ mod tests {
         let attrs = item_attrs(&item);
         assert!(!attrs.contains_key(DOC), "empty doc must not be sent");
         assert_eq!(item_from(&attrs), Ok(item));
+    }
+
+    #[test]
+    fn payload_documents_are_stored_deflated_and_read_back_exactly() {
+        let body: String = (0..40)
+            .map(|i| format!(r#"{{"transactionId":"51{i:02}","totalCostInclVat":12.5}},"#))
+            .collect();
+        let doc = format!("[{}\"ø€\"]", body);
+        let item = Item::new(Key::new("T#1", "D#1"), doc.clone(), 2);
+        let attrs = item_attrs(&item);
+        assert!(
+            !attrs.contains_key(DOC),
+            "a large document is not stored as text"
+        );
+        let Some(AttributeValue::B(z)) = attrs.get(ZDOC) else {
+            panic!("no deflated document: {attrs:?}");
+        };
+        assert!(
+            z.as_ref().len() * 3 < doc.len(),
+            "{} of {}",
+            z.as_ref().len(),
+            doc.len()
+        );
+        assert_eq!(item_from(&attrs), Ok(item.clone()));
+        assert!(billed_size(&item) < item.size() / 3);
+        // Short documents stay text: deflating cannot save a write unit there.
+        let small = Item::new(Key::new("T#1", "D#2"), r#"{"a":1}"#.into(), 1);
+        assert!(item_attrs(&small).contains_key(DOC));
+        assert_eq!(billed_size(&small), small.size());
+    }
+
+    #[test]
+    fn a_corrupt_or_oversized_deflated_document_is_an_error_not_a_panic() {
+        let mut attrs = item_attrs(&Item::new(Key::new("T#1", "D#1"), "x".repeat(2000), 1));
+        attrs.insert(
+            ZDOC.into(),
+            AttributeValue::B(vec![0xff, 0x00, 0x13].into()),
+        );
+        assert!(matches!(item_from(&attrs), Err(StoreError::Unavailable(m)) if m.contains("z")));
+        // A small attribute that inflates past the item limit is refused.
+        let bomb = deflate_doc(&"0".repeat(MAX_ITEM_BYTES + 10)).unwrap();
+        attrs.insert(ZDOC.into(), AttributeValue::B(bomb.into()));
+        assert!(
+            matches!(item_from(&attrs), Err(StoreError::Unavailable(m)) if m.contains("limit"))
+        );
     }
 
     #[test]
