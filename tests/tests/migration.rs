@@ -20,9 +20,9 @@ use ucc_shared::migration::{self, MigrationError};
 use ucc_shared::registry;
 use ucc_shared::store::Store;
 use ucc_shared::tenant::Mode;
-use ucc_tests::property::Backend;
 use ucc_tests::delivery_env::*;
 use ucc_tests::fixtures::{NORDLYS, SVEA};
+use ucc_tests::property::Backend;
 
 fn svea() -> Gln {
     Gln::parse(SVEA).unwrap()
