@@ -277,6 +277,7 @@ impl DeliveryRecord {
             "creditedBy": self.credited_by,
             "waitsFor": self.waits_for,
             "warnings": self.warnings,
+            "shadow": self.shadow,
             "payload": self.payload,
         })
     }
