@@ -287,8 +287,7 @@ async fn credits_after_the_switch(store: Arc<dyn Store>) {
     env.clock.advance(Duration::from_secs(3 * 24 * 3600));
     let e = credit::credit(&env.d, None, "SV-A", None)
         .await
-        .err()
-        .expect("a meter-value session is not credited");
+        .expect_err("a meter-value session is not credited");
     assert!(matches!(e, credit::CreditError::MeterValues(_)));
     let msg = e.to_string();
     assert!(
