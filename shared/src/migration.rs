@@ -384,35 +384,42 @@ pub struct Report {
     pub totals: Totals,
 }
 
+/// A report row's or total's quantities, as decimal strings (kWh with 3 decimals, money
+/// with 2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReportRow {
-    #[serde(rename = "transactionId")]
-    pub transaction_id: String,
-    #[serde(rename = "timestampEnd")]
-    pub timestamp_end: String,
+#[serde(rename_all = "camelCase")]
+pub struct Amounts {
     #[serde(rename = "fullConsumptionKWh")]
     pub full_consumption_kwh: String,
-    #[serde(rename = "totalCostExclVat")]
     pub total_cost_excl_vat: String,
-    #[serde(rename = "totalVat")]
     pub total_vat: String,
-    #[serde(rename = "totalCostInclVat")]
     pub total_cost_incl_vat: String,
-    #[serde(rename = "tariffId")]
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportRow {
+    pub transaction_id: String,
+    pub timestamp_end: String,
+    #[serde(flatten)]
+    pub amounts: Amounts,
     pub tariff_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Totals {
     pub sessions: usize,
-    #[serde(rename = "fullConsumptionKWh")]
-    pub full_consumption_kwh: String,
-    #[serde(rename = "totalCostExclVat")]
-    pub total_cost_excl_vat: String,
-    #[serde(rename = "totalVat")]
-    pub total_vat: String,
-    #[serde(rename = "totalCostInclVat")]
-    pub total_cost_incl_vat: String,
+    #[serde(flatten)]
+    pub amounts: Amounts,
+}
+
+fn amounts(kwh_total: Decimal, excl: Decimal, vat: Decimal, incl: Decimal) -> Amounts {
+    Amounts {
+        full_consumption_kwh: kwh(kwh_total),
+        total_cost_excl_vat: money(excl),
+        total_vat: money(vat),
+        total_cost_incl_vat: money(incl),
+    }
 }
 
 /// Sums of a set of shadows (the report's totals, or one tariff's subtotal).
@@ -437,10 +444,7 @@ impl Sums {
     pub fn totals(&self) -> Totals {
         Totals {
             sessions: self.sessions,
-            full_consumption_kwh: kwh(self.kwh),
-            total_cost_excl_vat: money(self.excl),
-            total_vat: money(self.vat),
-            total_cost_incl_vat: money(self.incl),
+            amounts: amounts(self.kwh, self.excl, self.vat, self.incl),
         }
     }
 }
@@ -462,10 +466,12 @@ impl ReportRow {
         ReportRow {
             transaction_id: s.transaction_id.clone(),
             timestamp_end: rfc3339(s.timestamp_end),
-            full_consumption_kwh: kwh(s.full_consumption_kwh),
-            total_cost_excl_vat: money(s.total_cost_excl_vat),
-            total_vat: money(s.total_vat),
-            total_cost_incl_vat: money(s.total_cost_incl_vat),
+            amounts: amounts(
+                s.full_consumption_kwh,
+                s.total_cost_excl_vat,
+                s.total_vat,
+                s.total_cost_incl_vat,
+            ),
             tariff_id: s.tariff_id.clone(),
         }
     }
@@ -528,10 +534,10 @@ pub fn csv(report: &Report) -> String {
         let cells = [
             &r.transaction_id,
             &r.timestamp_end,
-            &r.full_consumption_kwh,
-            &r.total_cost_excl_vat,
-            &r.total_vat,
-            &r.total_cost_incl_vat,
+            &r.amounts.full_consumption_kwh,
+            &r.amounts.total_cost_excl_vat,
+            &r.amounts.total_vat,
+            &r.amounts.total_cost_incl_vat,
             &r.tariff_id,
         ];
         let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
@@ -651,49 +657,30 @@ mod tests {
             now,
         );
         assert_eq!(past.map_err(|e| e.field).err().as_deref(), Some("cutover"));
-        let mut b = type_a();
-        b.mode = Mode::CostedTransaction;
-        let e = schedule(&b, Mode::CostedTransaction, t("2026-12-01T00:00:00Z"), now)
-            .err()
-            .unwrap_or_else(|| panic!("a Type B tenant was migrated"));
-        assert_eq!(e.field, "mode");
-        let mut no_tariffs = type_a();
-        no_tariffs.tariffs.clear();
-        let e = schedule(
-            &no_tariffs,
-            Mode::CostedTransaction,
-            t("2026-12-01T00:00:00Z"),
-            now,
-        )
-        .err()
-        .unwrap_or_else(|| panic!("no tariffs accepted"));
-        assert_eq!(e.field, "tariffs");
-        let mut no_vat = type_a();
-        no_vat.vat_percent = None;
-        let e = schedule(
-            &no_vat,
-            Mode::CostedTransaction,
-            t("2026-12-01T00:00:00Z"),
-            now,
-        )
-        .err()
-        .unwrap_or_else(|| panic!("no VAT accepted"));
-        assert_eq!(e.field, "vatPercent");
-        let mut no_cur = type_a();
-        no_cur.currency = None;
-        let e = schedule(
-            &no_cur,
-            Mode::CostedTransaction,
-            t("2026-12-01T00:00:00Z"),
-            now,
-        )
-        .err()
-        .unwrap_or_else(|| panic!("no currency accepted"));
-        assert_eq!(e.field, "currency");
-        let e = schedule(&type_a(), Mode::MeterValue, t("2026-12-01T00:00:00Z"), now)
-            .err()
-            .unwrap_or_else(|| panic!("to meterValue accepted"));
-        assert_eq!(e.field, "to");
+        let cases: [(&str, fn(&mut TenantConfig), Mode); 5] = [
+            (
+                "mode",
+                |c| c.mode = Mode::CostedTransaction,
+                Mode::CostedTransaction,
+            ),
+            ("tariffs", |c| c.tariffs.clear(), Mode::CostedTransaction),
+            (
+                "vatPercent",
+                |c| c.vat_percent = None,
+                Mode::CostedTransaction,
+            ),
+            ("currency", |c| c.currency = None, Mode::CostedTransaction),
+            ("to", |_| {}, Mode::MeterValue),
+        ];
+        for (field, change, to) in cases {
+            let mut cfg = type_a();
+            change(&mut cfg);
+            let e = schedule(&cfg, to, t("2026-12-01T00:00:00Z"), now)
+                .err()
+                .unwrap_or_else(|| panic!("{field}: accepted"));
+            assert_eq!(e.field, field);
+            assert_eq!(e.to_string().lines().count(), 1);
+        }
         // A cancel after the cutover, and one with nothing scheduled.
         let cfg = scheduled("2026-12-01T00:00:00Z");
         assert!(cancel(&cfg, t("2026-12-01T00:00:00Z")).is_err());
@@ -743,12 +730,12 @@ mod tests {
         ];
         let r = report_of(&rows);
         assert_eq!(r.totals.sessions, 2);
-        assert_eq!(r.totals.full_consumption_kwh, "11.750");
-        assert_eq!(r.totals.total_cost_incl_vat, "47.00");
-        assert_eq!(r.sessions[0].total_cost_excl_vat, "33.60");
+        assert_eq!(r.totals.amounts.full_consumption_kwh, "11.750");
+        assert_eq!(r.totals.amounts.total_cost_incl_vat, "47.00");
+        assert_eq!(r.sessions[0].amounts.total_cost_excl_vat, "33.60");
         let subtotals = by_tariff(&rows);
         assert_eq!(subtotals.len(), 2);
-        assert_eq!(subtotals[1].1.total_vat, "1.00");
+        assert_eq!(subtotals[1].1.amounts.total_vat, "1.00");
         let csv = csv(&r);
         assert!(
             csv.lines().nth(2).is_some_and(|l| l.starts_with("'=2,")),

@@ -416,7 +416,7 @@ async fn shadow_equals_type_b_pricing(store: Arc<dyn Store>, c: Case) -> Result<
             .map_err(|e| e.to_string())?,
     );
     let row = report.sessions.first().ok_or("no report row")?;
-    if row.total_cost_incl_vat != format!("{:.2}", q.invoice.total_cost_incl_vat) {
+    if row.amounts.total_cost_incl_vat != format!("{:.2}", q.invoice.total_cost_incl_vat) {
         return Err(format!("report {row:?} vs {:?}", q.invoice));
     }
     if !env.standin.accepted_transactions().is_empty() || r.kind != PayloadKind::MeterValues {

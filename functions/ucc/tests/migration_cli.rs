@@ -57,6 +57,14 @@ fn refused(o: &Output) -> String {
     err
 }
 
+/// `ucc tenant migrate GLN --to TO --cutover CUTOVER`.
+fn migrate(store: &Path, to: &str, cutover: &str) -> Output {
+    ucc(
+        store,
+        &["tenant", "migrate", GLN, "--to", to, "--cutover", cutover],
+    )
+}
+
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -125,18 +133,7 @@ async fn a_type_a_tenant_migrates_with_a_shadow_report_first() {
 
     // Refusals first: a cutover in the past; a cancel with nothing scheduled.
     let past = ts(Utc::now() - chrono::Duration::hours(1));
-    let err = refused(&ucc(
-        &store,
-        &[
-            "tenant",
-            "migrate",
-            GLN,
-            "--to",
-            "costedTransaction",
-            "--cutover",
-            &past,
-        ],
-    ));
+    let err = refused(&migrate(&store, "costedTransaction", &past));
     assert!(
         err.contains("--cutover") && err.contains("in the past"),
         "{err}"
@@ -147,18 +144,7 @@ async fn a_type_a_tenant_migrates_with_a_shadow_report_first() {
     // Schedule: the next whole hour two hours from now.
     let now = Utc::now();
     let cut = DateTime::from_timestamp((now.timestamp() / 3600 + 2) * 3600, 0).unwrap();
-    let out = ok(&ucc(
-        &store,
-        &[
-            "tenant",
-            "migrate",
-            GLN,
-            "--to",
-            "costedTransaction",
-            "--cutover",
-            &ts(cut),
-        ],
-    ));
+    let out = ok(&migrate(&store, "costedTransaction", &ts(cut)));
     assert!(out.contains("scheduled"), "{out}");
     let got: Value =
         serde_json::from_str(&ok(&ucc(&store, &["tenant", "get", GLN, "--json"]))).unwrap();
@@ -242,18 +228,7 @@ async fn a_type_a_tenant_migrates_with_a_shadow_report_first() {
     assert!(standin.transaction("SV-3-C1").is_some());
 
     // Migrating a tenant that is not Type A is refused naming it; then cancel.
-    let err = refused(&ucc(
-        &store,
-        &[
-            "tenant",
-            "migrate",
-            GLN,
-            "--to",
-            "meterValue",
-            "--cutover",
-            &ts(cut),
-        ],
-    ));
+    let err = refused(&migrate(&store, "meterValue", &ts(cut)));
     assert!(err.contains("--to"), "{err}");
     let out = ok(&ucc(&store, &["tenant", "migrate", GLN, "--cancel"]));
     assert!(out.contains("cancelled"), "{out}");

@@ -141,10 +141,10 @@ pub async fn render(
             vec![
                 r.transaction_id.clone(),
                 r.timestamp_end.clone(),
-                r.full_consumption_kwh.clone(),
-                r.total_cost_excl_vat.clone(),
-                r.total_vat.clone(),
-                r.total_cost_incl_vat.clone(),
+                r.amounts.full_consumption_kwh.clone(),
+                r.amounts.total_cost_excl_vat.clone(),
+                r.amounts.total_vat.clone(),
+                r.amounts.total_cost_incl_vat.clone(),
                 r.tariff_id.clone(),
             ]
         })
@@ -178,10 +178,10 @@ fn totals_row(label: String, t: &migration::Totals, tariff: &str) -> Vec<String>
     vec![
         label,
         format!("{} sessions", t.sessions),
-        t.full_consumption_kwh.clone(),
-        t.total_cost_excl_vat.clone(),
-        t.total_vat.clone(),
-        t.total_cost_incl_vat.clone(),
+        t.amounts.full_consumption_kwh.clone(),
+        t.amounts.total_cost_excl_vat.clone(),
+        t.amounts.total_vat.clone(),
+        t.amounts.total_cost_incl_vat.clone(),
         tariff.to_owned(),
     ]
 }

@@ -415,7 +415,7 @@ async fn migration_step(
         report.outcome = "reported".into();
         report.reason = Some(format!(
             "{} session(s) shadow-priced, {} incl. VAT",
-            totals.sessions, totals.total_cost_incl_vat
+            totals.sessions, totals.amounts.total_cost_incl_vat
         ));
         return Ok((report, Some((file_name(file), text))));
     }
