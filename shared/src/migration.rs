@@ -657,7 +657,8 @@ mod tests {
             now,
         );
         assert_eq!(past.map_err(|e| e.field).err().as_deref(), Some("cutover"));
-        let cases: [(&str, fn(&mut TenantConfig), Mode); 5] = [
+        type Change = fn(&mut TenantConfig);
+        let cases: [(&str, Change, Mode); 5] = [
             (
                 "mode",
                 |c| c.mode = Mode::CostedTransaction,
