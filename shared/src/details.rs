@@ -2,6 +2,7 @@
 //! status, counts of open work, last delivery and the masked API key, in a constant number
 //! of store requests. The admin API and the CLI both call it.
 
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::apikey;
@@ -19,7 +20,11 @@ pub async fn details_view(
     cfg: &TenantConfig,
     blocked_here: bool,
     known_key: Option<apikey::ApiKeyRecord>,
+    now: DateTime<Utc>,
 ) -> Result<Value, StoreError> {
+    // Mode as it reads now: `costedTransaction` once a scheduled migration's cutover passed.
+    let migration = crate::migration::view(cfg, now);
+    let cfg = &crate::migration::as_of(cfg, now);
     let gln = &cfg.gln;
     let st = status::get(store, gln).await?;
     // Counts are kept by the writes that change them (`counts`), and the last delivery is
@@ -56,6 +61,7 @@ pub async fn details_view(
             "createdAt": k.created_at,
         })),
         "logRetentionDays": cfg.retention_days(),
+        "migration": migration,
     }))
 }
 

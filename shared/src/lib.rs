@@ -11,6 +11,7 @@ pub mod details;
 pub mod gln;
 pub mod keys;
 pub mod log;
+pub mod migration;
 pub mod parked;
 pub mod pricing;
 pub mod registry;

@@ -119,6 +119,12 @@ pub struct TenantConfig {
     /// Days the request log keeps this tenant's entries; absent means the SPEC §7 default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_retention_days: Option<u32>,
+    /// A scheduled Type A → B migration (SPEC §12, `crate::migration`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration: Option<crate::migration::Migration>,
+    /// When a migration took effect: sessions ending before it still go as meter values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrated_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Fields this version does not know are kept, not dropped.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
@@ -299,7 +305,7 @@ impl TenantConfig {
                 ));
             }
         }
-        Ok(())
+        crate::migration::validate(self)
     }
 
     /// Days this tenant's log entries live before their TTL removes them.

@@ -39,6 +39,7 @@ ucc_tests::store_tests!(
     details_cost_a_fixed_number_of_store_requests_for_a_small_tenant,
     large_log_pages_stop_at_the_byte_budget_without_losing_entries,
     a_settings_write_over_a_changed_config_is_refused,
+    a_migration_is_scheduled_read_and_cancelled_by_the_platform,
 );
 
 fn g(s: &str) -> Gln {
@@ -914,6 +915,10 @@ async fn openapi_document_matches_the_router(store: Arc<dyn Store>) {
         let url = fill(path, NORDLYS, id);
         let body = match (*method, *path) {
             ("PUT", "/api/tenants/{gln}") => Some(cfg.clone()),
+            ("PUT", "/api/tenants/{gln}/migration") => Some(json!({
+                "to": "costedTransaction",
+                "cutover": (api.env.d.ctx.now() + Duration::days(3)).to_rfc3339(),
+            })),
             ("PUT", _) => Some(json!({})),
             ("POST", "/api/tenants/{gln}/credits") => Some(json!({"transactionId": "8301"})),
             _ => None,
@@ -923,7 +928,12 @@ async fn openapi_document_matches_the_router(store: Arc<dyn Store>) {
             status != 404 && status != 405,
             "{method} {url}: {status} {b}"
         );
-        assert!((200..300).contains(&status), "{method} {url}: {status} {b}");
+        // Nordlys is Type B: its migration routes answer the refusal (handler reached).
+        let refused_migration = path.ends_with("/migration") && method != &"GET" && status == 422;
+        assert!(
+            (200..300).contains(&status) || refused_migration,
+            "{method} {url}: {status} {b}"
+        );
         // Undocumented methods on documented paths are refused.
         for other in ["GET", "PUT", "POST", "DELETE", "PATCH"] {
             if !routed.contains(&(other.to_owned(), (*path).to_owned())) {
@@ -1164,5 +1174,129 @@ async fn a_held_correction_is_listed_with_its_reason_and_released_by_retrying_it
     assert_eq!(
         d["counts"],
         json!({"pending": 0, "rejected": 0, "held": 0, "parked": 0})
+    );
+}
+
+/// `GET|PUT|DELETE /api/tenants/{gln}/migration` (SPEC §12): the platform schedules and
+/// cancels, the tenant reads; each refusal is a 4xx with the JSON error body naming the
+/// field; Details shows the scheduled migration; the credit route refuses a session
+/// delivered as meter values.
+async fn a_migration_is_scheduled_read_and_cancelled_by_the_platform(store: Arc<dyn Store>) {
+    let api = Api::start(store).await;
+    let path = format!("/api/tenants/{SVEA}/migration");
+    let (status, body) = api.call("GET", &path, Some(&api.svea_key), None).await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (200, Some("none")),
+        "{body}"
+    );
+    let future = (api.env.d.ctx.now() + Duration::days(3)).to_rfc3339();
+    let req = json!({ "to": "costedTransaction", "cutover": future });
+    // Svea as the environment has it: no tariffs for Type B.
+    let (status, body) = api
+        .call("PUT", &path, Some(PLATFORM_KEY), Some(req.clone()))
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("tariffs")),
+        "{body}"
+    );
+    let mut cfg = meter_tenant(
+        &api.env.standin,
+        &format!("file:{}", api.env.secret_file.display()),
+    );
+    cfg["currency"] = json!("NOK");
+    cfg["vatPercent"] = json!("25");
+    cfg["timeZone"] = json!("Europe/Oslo");
+    cfg["tariffs"] = json!([tariff()]);
+    let (status, body) = api
+        .call(
+            "PUT",
+            &format!("/api/tenants/{SVEA}"),
+            Some(PLATFORM_KEY),
+            Some(cfg),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // A tenant key may read but not schedule.
+    let (status, body) = api
+        .call("PUT", &path, Some(&api.svea_key), Some(req.clone()))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("forbidden")),
+        "{body}"
+    );
+    let past = json!({ "to": "costedTransaction", "cutover": "2020-01-01T00:00:00Z" });
+    let (status, body) = api.call("PUT", &path, Some(PLATFORM_KEY), Some(past)).await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("cutover")),
+        "{body}"
+    );
+    let unknown = json!({ "to": "costedTransaction", "cutover": future, "x": 1 });
+    let (status, _) = api
+        .call("PUT", &path, Some(PLATFORM_KEY), Some(unknown))
+        .await;
+    assert_eq!(status, 422);
+    let nordlys = format!("/api/tenants/{NORDLYS}/migration");
+    let (status, body) = api
+        .call("PUT", &nordlys, Some(PLATFORM_KEY), Some(req.clone()))
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("mode")),
+        "{body}"
+    );
+    let (status, body) = api.call("PUT", &path, Some(PLATFORM_KEY), Some(req)).await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (200, Some("scheduled")),
+        "{body}"
+    );
+    let (status, d) = api
+        .call(
+            "GET",
+            &format!("/api/tenants/{SVEA}"),
+            Some(&api.svea_key),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(d["mode"], "meterValue");
+    assert_eq!(d["migration"]["state"], "scheduled");
+    // A session before the cutover goes as meter values; its credit is refused.
+    api.env
+        .send(&session("SV-9", METER_CUSTOMER, SV_RFID, None))
+        .await;
+    let (status, body) = api
+        .call(
+            "POST",
+            &format!("/api/tenants/{SVEA}/credits"),
+            Some(&api.svea_key),
+            Some(json!({ "transactionId": "SV-9" })),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("delivered as meter values"),
+        "{body}"
+    );
+    let (status, _) = api.call("DELETE", &path, Some(&api.svea_key), None).await;
+    assert_eq!(status, 403);
+    let (status, body) = api.call("DELETE", &path, Some(PLATFORM_KEY), None).await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (200, Some("none")),
+        "{body}"
+    );
+    let (status, body) = api.call("DELETE", &path, Some(PLATFORM_KEY), None).await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("migration")),
+        "{body}"
     );
 }

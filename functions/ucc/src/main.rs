@@ -73,6 +73,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Type A → B migration: the shadow-pricing report.
+    #[command(subcommand)]
+    Migration(MigrationCmd),
     /// Revenue-share reconciliation entries of a tenant.
     Reconcile {
         #[arg(long)]
@@ -92,6 +95,23 @@ enum Command {
         /// tenants' real endpoints.
         #[arg(long)]
         uc_standin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum MigrationCmd {
+    /// What costed transactions would have billed for the meter-value sessions delivered
+    /// while a migration is scheduled (shadow pricing; nothing of it is sent).
+    Report {
+        gln: String,
+        /// Only sessions that ended since: an age such as 30d, or an RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// CSV for finance: the same columns as --json.
+        #[arg(long)]
+        csv: bool,
     },
 }
 
@@ -145,6 +165,20 @@ enum TenantCmd {
     /// Connection status, last delivery, pending/rejected/parked counts, masked API key.
     Status {
         gln: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Schedule (--to costedTransaction --cutover RFC3339) or --cancel a Type A → B
+    /// migration: sessions ending at or after the cutover go as costed transactions.
+    Migrate {
+        gln: String,
+        #[arg(long, required_unless_present = "cancel", conflicts_with = "cancel")]
+        to: Option<String>,
+        #[arg(long, required_unless_present = "cancel", conflicts_with = "cancel")]
+        cutover: Option<String>,
+        /// Withdraw the scheduled migration (only before its cutover).
+        #[arg(long)]
+        cancel: bool,
         #[arg(long)]
         json: bool,
     },
@@ -286,6 +320,36 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Command::Tenant(TenantCmd::Settings(SettingsCmd::Put { gln, file, json })) => {
             cmd::admin::settings_put(&store, &gln, file.as_deref(), json).await
+        }
+        Command::Tenant(TenantCmd::Migrate {
+            gln,
+            to,
+            cutover,
+            cancel,
+            json,
+        }) => {
+            cmd::migration::migrate(
+                &store,
+                &gln,
+                to.as_deref(),
+                cutover.as_deref(),
+                cancel,
+                json,
+            )
+            .await
+        }
+        Command::Migration(MigrationCmd::Report {
+            gln,
+            since,
+            json,
+            csv,
+        }) => {
+            let format = match (json, csv) {
+                (true, _) => cmd::migration::Format::Json,
+                (false, true) => cmd::migration::Format::Csv,
+                (false, false) => cmd::migration::Format::Table,
+            };
+            cmd::migration::report(&store, &gln, since.as_deref(), format).await
         }
         Command::Drivers(DriversCmd::List { tenant, json }) => {
             cmd::drivers::list(&store, &tenant, json).await

@@ -179,6 +179,22 @@ fn run_scenario_reports_every_event_outcome(_dir: &Path, store: &str) {
         ("140-session-svea-meter-values.json", "delivered"),
         ("150-session-unknown-token.json", "ignored"),
         ("160-credit-per-after-termination.json", "delivered"),
+        ("170-schedule-svea-migration.json", "scheduled"),
+        ("172-session-svea-before-cutover.json", "delivered"),
+        ("174-session-svea-brf-site-before-cutover.json", "delivered"),
+        ("176-migration-report-svea.json", "reported"),
+        (
+            "180-session-svea-ends-just-before-cutover.json",
+            "delivered",
+        ),
+        ("182-session-svea-ends-at-cutover.json", "delivered"),
+        ("184-session-svea-after-cutover.json", "delivered"),
+        ("186-late-session-svea-before-cutover.json", "delivered"),
+        (
+            "190-credit-svea-meter-value-session-refused.json",
+            "refused",
+        ),
+        ("192-credit-svea-invoice-line.json", "delivered"),
     ];
     let expected: Vec<(String, String)> = expected
         .iter()
@@ -193,7 +209,39 @@ fn run_scenario_reports_every_event_outcome(_dir: &Path, store: &str) {
         .flatten()
         .filter_map(|t| t["transactionId"].as_str())
         .collect();
-    assert_eq!(ids, vec!["88812345", "88812346", "88812347", "88812347-C1"]);
+    // Svea Kraft's migration (SPEC §12): sessions ending at or after the cutover are
+    // invoice lines, the ones ending before it (also one arriving late) meter series.
+    assert_eq!(
+        ids,
+        vec![
+            "88812345",
+            "88812346",
+            "88812347",
+            "88812347-C1",
+            "SE-55120005",
+            "SE-55120006",
+            "SE-55120006-C1"
+        ]
+    );
+    let series: Vec<&str> = uc["meterValueSeries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["TransactionId"].as_str())
+        .collect();
+    assert_eq!(
+        series,
+        vec![
+            "SE-55120001",
+            "SE-55120002",
+            "SE-55120003",
+            "SE-55120004",
+            "SE-55120007"
+        ]
+    );
+    let shadow = &report["migrationReports"][0]["report"];
+    assert_eq!(shadow["totals"]["sessions"], 2, "{shadow}");
+    assert_eq!(shadow["sessions"][0]["transactionId"], "SE-55120002");
     assert_eq!(uc["transactions"][0]["revenueShareId"], 5501);
     assert_eq!(
         uc["transactions"][0]["totalCostInclVat"].to_string(),

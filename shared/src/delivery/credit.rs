@@ -30,7 +30,7 @@ pub enum CreditError {
     AlreadyCredited { id: String, by: String },
     #[error("transaction {0} is itself a credit and cannot be credited")]
     IsCredit(String),
-    #[error("transaction {0} is a meter-value series: corrections for Type A tenants are made in Utility Cloud")]
+    #[error("transaction {0} was delivered as meter values: it is adjusted in Utility Cloud, not credited by the connector")]
     MeterValues(String),
     #[error("transaction {0} was stored without its session, so it cannot be re-priced")]
     NoSession(String),

@@ -312,8 +312,37 @@ fn utc(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Builds the record for a session (pure given the tenant config and driver).
+/// Builds the record for a session (pure given the tenant config and driver). Its mode
+/// comes from its `timestampEnd` (SPEC §12, `migration::mode_at`); a meter-value session of
+/// a migrating tenant also carries what Type B would bill for it (`shadow`, never sent).
 pub fn build(
+    cfg: &TenantConfig,
+    session: &SessionCompleted,
+    owner: &TokenOwner,
+    driver: Option<&DriverRecord>,
+    raw_session: Option<Value>,
+    now: DateTime<Utc>,
+) -> Result<Built, String> {
+    let mode = crate::migration::mode_at(cfg, session.timestamp_end);
+    let mut built = build_as(mode, cfg, session, owner, driver, raw_session, now)?;
+    if crate::migration::shadow_wanted(cfg, session.timestamp_end) {
+        let priced = build_as(
+            Mode::CostedTransaction,
+            cfg,
+            session,
+            owner,
+            driver,
+            None,
+            now,
+        );
+        crate::migration::attach_shadow(&mut built.record, priced.map(|b| b.record), session);
+    }
+    Ok(built)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_as(
+    mode: Mode,
     cfg: &TenantConfig,
     session: &SessionCompleted,
     owner: &TokenOwner,
@@ -332,7 +361,7 @@ pub fn build(
             .and_then(|t| t.name.clone())
     });
     let mut warnings = Vec::new();
-    let (kind, payload, tariff_id, recon) = match cfg.mode {
+    let (kind, payload, tariff_id, recon) = match mode {
         Mode::CostedTransaction => {
             let tariffs = cfg.parsed_tariffs().map_err(|e| e.to_string())?;
             let tariff =
@@ -462,6 +491,9 @@ pub(crate) async fn create_and_attempt(
     ];
     if let Some(r) = &recon {
         ops.push(r.put_op()?);
+    }
+    if let Some(s) = &record.shadow {
+        ops.push(crate::migration::entry_op(&cfg.gln, s)?);
     }
     ops.extend(counted);
     if !record.warnings.is_empty() {

@@ -143,6 +143,10 @@ pub struct DeliveryRecord {
     /// the counters nothing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub counted: bool,
+    /// While a migration is scheduled, on a session delivered as meter values: what Type B
+    /// would have billed (SPEC §12). Kept for the report; never sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<crate::migration::Shadow>,
 }
 
 /// Every delivery record of a tenant, in transaction-id order (operator listings, checks).
@@ -210,6 +214,7 @@ impl DeliveryRecord {
             followed_by: None,
             warnings: Vec::new(),
             counted: false,
+            shadow: None,
         }
     }
 
@@ -272,6 +277,7 @@ impl DeliveryRecord {
             "creditedBy": self.credited_by,
             "waitsFor": self.waits_for,
             "warnings": self.warnings,
+            "shadow": self.shadow,
             "payload": self.payload,
         })
     }

@@ -2,7 +2,8 @@
 //! `x-api-key` auth, served by `ucc serve` and by the `admin-api` Lambda.
 //!
 //! Each area is a module of thin handlers over the core: `tenants` (details, create, key
-//! rotation, settings), `logs`, `parked`, `deliveries` (list, retry, credits), `drivers`.
+//! rotation, settings), `logs`, `parked`, `deliveries` (list, retry, credits), `drivers`,
+//! `migration` (SPEC §12).
 //! [`ROUTES`] is the single list the router is built from; the OpenAPI document in
 //! `docs/openapi.json` is tested against it.
 
@@ -11,6 +12,7 @@ pub mod deliveries;
 pub mod drivers;
 pub mod errors;
 pub mod logs;
+pub mod migration;
 pub mod paging;
 pub mod parked;
 pub mod tenants;
@@ -23,7 +25,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query};
 use axum::http::StatusCode;
-use axum::routing::{get, post, put, MethodRouter};
+use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::Router;
 use serde::de::DeserializeOwned;
 use ucc_shared::delivery::Deliverer;
@@ -61,6 +63,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/tenants/{gln}/credits"),
     ("GET", "/api/tenants/{gln}/drivers"),
     ("GET", "/api/tenants/{gln}/drivers/{accountingPoint}"),
+    ("GET", "/api/tenants/{gln}/migration"),
+    ("PUT", "/api/tenants/{gln}/migration"),
+    ("DELETE", "/api/tenants/{gln}/migration"),
 ];
 
 fn handler_for(method: &str, path: &str) -> Option<MethodRouter<AdminState>> {
@@ -80,6 +85,9 @@ fn handler_for(method: &str, path: &str) -> Option<MethodRouter<AdminState>> {
         ("POST", "/api/tenants/{gln}/credits") => post(deliveries::credit),
         ("GET", "/api/tenants/{gln}/drivers") => get(drivers::list),
         ("GET", "/api/tenants/{gln}/drivers/{accountingPoint}") => get(drivers::show),
+        ("GET", "/api/tenants/{gln}/migration") => get(migration::get),
+        ("PUT", "/api/tenants/{gln}/migration") => put(migration::put),
+        ("DELETE", "/api/tenants/{gln}/migration") => delete(migration::delete),
         _ => return None,
     })
 }

@@ -41,6 +41,7 @@ pub async fn details(
         &a.config,
         s.d.is_blocked(&a.gln),
         a.key.clone(),
+        s.d.ctx.now(),
     )
     .await?;
     Ok(Json(v))

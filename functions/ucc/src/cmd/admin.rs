@@ -21,7 +21,7 @@ fn text(v: &serde_json::Value) -> String {
 
 pub async fn status(store: &str, raw: &str, json: bool) -> CmdResult {
     let (ctx, cfg) = super::tenant(store, raw).await?;
-    let v = details_view(ctx.store.as_ref(), &cfg, false, None)
+    let v = details_view(ctx.store.as_ref(), &cfg, false, None, ctx.now())
         .await
         .map_err(|e| e.to_string())?;
     if json {
@@ -61,6 +61,21 @@ pub async fn status(store: &str, raw: &str, json: bool) -> CmdResult {
         }
     );
     println!("Log retention   {} days", v["logRetentionDays"]);
+    let m = &v["migration"];
+    match m["state"].as_str() {
+        Some("scheduled") => println!(
+            "Migration       to {} at {} (scheduled {})",
+            text(&m["to"]),
+            text(&m["cutover"]),
+            text(&m["scheduledAt"])
+        ),
+        Some("done") => println!(
+            "Migration       {} since {}",
+            text(&m["to"]),
+            text(&m["migratedAt"])
+        ),
+        _ => {}
+    }
     Ok(())
 }
 

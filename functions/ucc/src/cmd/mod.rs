@@ -4,6 +4,7 @@ pub mod admin;
 pub mod deliveries;
 pub mod drivers;
 pub mod logs;
+pub mod migration;
 pub mod parked;
 pub mod scenario;
 pub mod serve;

@@ -47,6 +47,8 @@ fn file_name(p: &Path) -> String {
 
 fn kind_of(bytes: &[u8]) -> &'static str {
     match serde_json::from_slice::<Value>(bytes) {
+        Ok(v) if v["operatorAction"] == "scheduleMigration" => "migrate",
+        Ok(v) if v["operatorAction"] == "migrationReport" => "report",
         Ok(v) if v.get("operatorAction").is_some() => "credit",
         Ok(v) if v.get("Header").is_none() && v.get("transactionId").is_some() => "session",
         _ => "contract",
@@ -102,6 +104,8 @@ pub async fn run(store: &str, dir: &Path, json: bool, uc_standin: bool) -> CmdRe
         glns.push((cfg.gln.clone(), cfg.name.clone(), cfg.mode));
     }
     let mut reports = Vec::new();
+    // Migration reports printed by report steps: (step file, report).
+    let mut reports_text: Vec<(String, String)> = Vec::new();
     for file in json_files(&dir.join("events"))? {
         let body = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
         let kind = kind_of(&body);
@@ -118,6 +122,10 @@ pub async fn run(store: &str, dir: &Path, json: bool, uc_standin: bool) -> CmdRe
                 reference: handled.transaction_id.clone(),
                 parked_id: handled.outcome.parked_id().map(str::to_owned),
             }
+        } else if kind == "migrate" || kind == "report" {
+            let (r, text) = migration_step(&ctx, &file, &body, kind, json).await?;
+            reports_text.extend(text);
+            r
         } else if kind == "credit" {
             let v: Value =
                 serde_json::from_slice(&body).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -163,6 +171,15 @@ pub async fn run(store: &str, dir: &Path, json: bool, uc_standin: bool) -> CmdRe
     for r in &reports {
         *summary.entry(r.outcome.clone()).or_default() += 1;
     }
+    for (gln, _, mode) in &mut glns {
+        // The mode as the tenant reads now (a migration step may have moved it).
+        if let Some(cfg) = registry::get(ctx.store.as_ref(), gln)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            *mode = ucc_shared::migration::as_of(&cfg, ctx.now()).mode;
+        }
+    }
     let mut tenants = Vec::new();
     for (gln, name, mode) in &glns {
         let ds = drivers::all(ctx.store.as_ref(), keys::tenant(gln, keys::DRIVERS)).await?;
@@ -202,6 +219,13 @@ pub async fn run(store: &str, dir: &Path, json: bool, uc_standin: bool) -> CmdRe
             "tenants": tenants_json,
             "unroutedParked": unrouted,
             "utilityCloud": uc,
+            "migrationReports": reports_text
+                .iter()
+                .map(|(f, r)| serde_json::json!({
+                    "file": f,
+                    "report": serde_json::from_str::<Value>(r).unwrap_or(Value::Null),
+                }))
+                .collect::<Vec<_>>(),
         }));
     }
     println!(
@@ -232,6 +256,10 @@ pub async fn run(store: &str, dir: &Path, json: bool, uc_standin: bool) -> CmdRe
         .collect::<Vec<_>>()
         .join(", ");
     println!("\nOutcomes: {counts}");
+    for (f, r) in &reports_text {
+        println!("\nMigration report ({f}):");
+        print!("{}", indent(r));
+    }
     for (gln, name, mode, ds, ps, recon) in &tenants {
         println!("\nTenant {gln}  {name}  ({mode})");
         let rows: Vec<Vec<String>> = ds
@@ -335,4 +363,80 @@ pub async fn run(store: &str, dir: &Path, json: bool, uc_standin: bool) -> CmdRe
 
 fn indent(s: &str) -> String {
     s.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+/// A migration step (SPEC §12): `{"operatorAction": "scheduleMigration", "tenant", "to",
+/// "cutover", "at"?}` schedules as an operator would have at `at` (the replayed events are
+/// history, so the step says when it happened; default now), and
+/// `{"operatorAction": "migrationReport", "tenant", "at"?}` renders the shadow report (as
+/// JSON under `migrationReports` with `--json`).
+async fn migration_step(
+    ctx: &std::sync::Arc<ucc_shared::context::Ctx>,
+    file: &Path,
+    body: &[u8],
+    kind: &'static str,
+    json: bool,
+) -> Result<(EventReport, Option<(String, String)>), String> {
+    let at_file = |e: String| format!("{}: {e}", file.display());
+    let v: Value = serde_json::from_slice(body).map_err(|e| at_file(e.to_string()))?;
+    let raw = v["tenant"].as_str().unwrap_or_default();
+    let gln = super::gln(raw).map_err(at_file)?;
+    let time = |field: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, String> {
+        v.get(field)
+            .and_then(Value::as_str)
+            .map(|t| {
+                chrono::DateTime::parse_from_rfc3339(t)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .map_err(|e| at_file(format!("{field} {t:?}: {e}")))
+            })
+            .transpose()
+    };
+    let now = time("at")?.unwrap_or_else(|| ctx.now());
+    let mut report = EventReport {
+        file: file_name(file),
+        kind,
+        outcome: String::new(),
+        reason: None,
+        tenant: Some(gln.to_string()),
+        reference: None,
+        parked_id: None,
+    };
+    if kind == "report" {
+        let format = if json {
+            super::migration::Format::Json
+        } else {
+            super::migration::Format::Table
+        };
+        let text = super::migration::render(ctx, &gln, None, format, now).await?;
+        let shadows = ucc_shared::migration::shadows(ctx.store.as_ref(), &gln, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let totals = ucc_shared::migration::report_of(&shadows).totals;
+        report.outcome = "reported".into();
+        report.reason = Some(format!(
+            "{} session(s) shadow-priced, {} incl. VAT",
+            totals.sessions, totals.amounts.total_cost_incl_vat
+        ));
+        return Ok((report, Some((file_name(file), text))));
+    }
+    let to = match v["to"].as_str() {
+        Some("costedTransaction") => ucc_shared::tenant::Mode::CostedTransaction,
+        other => return Err(at_file(format!("to {other:?}: only costedTransaction"))),
+    };
+    let cutover = time("cutover")?.ok_or_else(|| at_file("cutover is required".into()))?;
+    match ucc_shared::migration::schedule_stored(ctx.store.as_ref(), &gln, to, cutover, now).await {
+        Ok(_) => {
+            ctx.forget_tenant(&gln);
+            report.outcome = "scheduled".into();
+            report.reason = Some(format!(
+                "sessions ending at or after {} go as costed transactions",
+                ucc_shared::migration::rfc3339(cutover)
+            ));
+        }
+        Err(e) => {
+            report.outcome = "refused".into();
+            report.reason = Some(e.to_string());
+        }
+    }
+    Ok((report, None))
 }

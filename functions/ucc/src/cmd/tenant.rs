@@ -28,7 +28,9 @@ pub async fn put(store: &str, file: &Path) -> CmdResult {
 }
 
 pub async fn get(store: &str, raw: &str, json: bool) -> CmdResult {
-    let (_, cfg) = super::tenant(store, raw).await?;
+    let (ctx, stored) = super::tenant(store, raw).await?;
+    // As it reads now: after a migration's cutover, costedTransaction with migratedAt.
+    let cfg = ucc_shared::migration::as_of(&stored, ctx.now());
     if json {
         return print_json(&cfg);
     }
@@ -60,6 +62,20 @@ pub async fn get(store: &str, raw: &str, json: bool) -> CmdResult {
         );
     }
     println!("Tariffs                 {}", cfg.tariffs.len());
+    if let Some(m) = &cfg.migration {
+        println!(
+            "Migration               to {} at {} (scheduled {})",
+            m.to,
+            ucc_shared::migration::rfc3339(m.cutover),
+            ucc_shared::migration::rfc3339(m.scheduled_at)
+        );
+    }
+    if let Some(at) = cfg.migrated_at {
+        println!(
+            "Migrated at             {}",
+            ucc_shared::migration::rfc3339(at)
+        );
+    }
     Ok(())
 }
 
