@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
-use ucc_functions::uc_standin::{StandIn, StandInConfig};
+use ucc_standins::uc::{StandIn, StandInConfig};
 use ucc_shared::context::Ctx;
 use ucc_shared::contract::{self, InboundMessage};
 use ucc_shared::delivery::intake;
