@@ -591,8 +591,12 @@ async fn walk(
                 json!([]),
             )
             .await;
+            // A phone widens its layout viewport to fit content that is too wide.
             let inner = b.js("return window.innerWidth;", json!([])).await;
-            assert_eq!(inner, width, "viewport width");
+            assert_eq!(
+                inner, width,
+                "{tab}: the {width} px viewport grew to fit content wider than the screen"
+            );
             assert_fits(b, &format!("{tab} at {width} px")).await;
             if width == 390 && tab == "logs" {
                 shot(b, shots, "logs-phone").await;
