@@ -14,6 +14,9 @@
 
 set -euo pipefail
 
+# shellcheck source=scripts/pyvenv.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pyvenv.sh"
+
 SCHEMATHESIS_VERSION="4.32.5"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/ucc/schemathesis"
 VENV="$CACHE/venv-$SCHEMATHESIS_VERSION"
@@ -28,37 +31,7 @@ die() {
 note() { echo "schemathesis: $*" >&2; }
 
 fetch() {
-    [[ -x "$VENV/bin/schemathesis" ]] && return 0
-    command -v python3 >/dev/null 2>&1 || die "python3 is not installed (it runs schemathesis)"
-    mkdir -p "$CACHE"
-    exec 9>"$CACHE/.fetch.lock"
-    if command -v flock >/dev/null 2>&1; then
-        flock -w 600 9 || die "timed out waiting for another install of schemathesis"
-    fi
-    if [[ -x "$VENV/bin/schemathesis" ]]; then
-        exec 9>&-
-        return 0
-    fi
-    note "installing schemathesis==$SCHEMATHESIS_VERSION into $VENV (once)"
-    local tmp="$CACHE/.venv.tmp.$$"
-    rm -rf "$tmp"
-    python3 -m venv "$tmp" >&2 || {
-        rm -rf "$tmp"
-        die "python3 -m venv failed (Debian: apt-get install python3-venv)"
-    }
-    if ! "$tmp/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "schemathesis==$SCHEMATHESIS_VERSION" >&2; then
-        rm -rf "$tmp"
-        die "pip install schemathesis==$SCHEMATHESIS_VERSION failed (is PyPI reachable?)"
-    fi
-    # A venv records its own path in its scripts: rename, then rewrite the paths.
-    rm -rf "$VENV"
-    mv "$tmp" "$VENV"
-    grep -rlF "$tmp" "$VENV/bin" 2>/dev/null | while read -r f; do
-        sed -i "s#$tmp#$VENV#g" "$f"
-    done
-    [[ -x "$VENV/bin/schemathesis" ]] || die "schemathesis installed no schemathesis command"
-    exec 9>&-
+    pyvenv_install "$VENV" "$CACHE" schemathesis schemathesis "schemathesis==$SCHEMATHESIS_VERSION"
 }
 
 if [[ "${1:-}" == "fetch" ]]; then

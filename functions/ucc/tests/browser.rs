@@ -17,13 +17,12 @@
 
 mod webdriver;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::{json, Value};
 use ucc_functions::uc_standin::{Fault, Route, StandIn, StandInConfig};
-use webdriver::{Browser, Driver, ARROW_LEFT, ARROW_RIGHT, END, HOME, TAB};
+use webdriver::{Browser, Process, ARROW_LEFT, ARROW_RIGHT, END, HOME, TAB};
 
 const DEMO_SECRET: &str = "demo-secret-not-a-real-one";
 const PLATFORM_KEY: &str = "browser-test-platform-key-0123456789abcdef";
@@ -63,44 +62,13 @@ fn run_ok(c: &mut Command) -> Vec<u8> {
 }
 
 /// `ucc serve` on a free port with the platform key; killed when dropped.
-struct Serve {
-    child: Child,
-    base: String,
-}
-
-impl Serve {
-    fn start(store: &Path) -> Serve {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
-        let mut child = ucc(store)
-            .args(["serve", "--no-timers", "--port", &port.to_string()])
-            .env("UCC_ADMIN_KEY_REF", "env:UCC_TEST_PLATFORM_KEY")
-            .env("UCC_TEST_PLATFORM_KEY", PLATFORM_KEY)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn ucc serve");
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        let ready = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .any(|l| l.contains("listening on"));
-        assert!(ready, "ucc serve did not start");
-        std::thread::spawn(move || for _ in lines.by_ref() {});
-        Serve {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn serve(store: &Path) -> Process {
+    let port = webdriver::free_port();
+    let mut cmd = ucc(store);
+    cmd.args(["serve", "--no-timers", "--port", &port.to_string()])
+        .env("UCC_ADMIN_KEY_REF", "env:UCC_TEST_PLATFORM_KEY")
+        .env("UCC_TEST_PLATFORM_KEY", PLATFORM_KEY);
+    Process::start(cmd, port, true, "listening on")
 }
 
 /// A GLN with its GS1 check digit (12 digits given).
@@ -205,7 +173,7 @@ async fn the_integrations_page_in_headless_chromium() {
     };
     let nordlys_key = key_of(NORDLYS);
     let svea_key = key_of(SVEA);
-    let serve = Serve::start(&store);
+    let serve = serve(&store);
     let base = serve.base.clone();
     let http = reqwest::Client::new();
 
@@ -287,7 +255,7 @@ async fn the_integrations_page_in_headless_chromium() {
         "the page has inline script or style"
     );
 
-    let driver = Driver::start(&chromedriver);
+    let driver = webdriver::chromedriver(&chromedriver);
     let b = Browser::open(&driver, &chromium, 1280, 900).await;
     // The walk runs as its own task so that a failing step still ends the browser session
     // (chromedriver then stops its Chromium) before the failure is reported.

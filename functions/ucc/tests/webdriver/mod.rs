@@ -18,44 +18,62 @@ const POLL: Duration = Duration::from_millis(50);
 /// W3C's element reference key.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-/// A chromedriver process on a free loopback port; stopped when dropped.
-pub struct Driver {
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A server process on a loopback port, started from `cmd` (whose stdout or stderr, as
+/// `from_stderr` says, is piped) once it has printed a line containing `ready`; killed when
+/// dropped. The rest of its output is drained so it never blocks on a full pipe.
+pub struct Process {
     child: Child,
     pub base: String,
 }
 
-impl Driver {
-    pub fn start(chromedriver: &str) -> Driver {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
-        let mut child = Command::new(chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn chromedriver");
-        // chromedriver says "… started successfully on port N" once it listens.
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let ready = lines
+impl Process {
+    pub fn start(mut cmd: Command, port: u16, from_stderr: bool, ready: &str) -> Process {
+        if from_stderr {
+            cmd.stderr(Stdio::piped()).stdout(Stdio::null());
+        } else {
+            cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+        }
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+        let out: Box<dyn std::io::Read + Send> = if from_stderr {
+            Box::new(child.stderr.take().expect("stderr"))
+        } else {
+            Box::new(child.stdout.take().expect("stdout"))
+        };
+        let mut lines = BufReader::new(out).lines();
+        let started = lines
             .by_ref()
             .map_while(Result::ok)
-            .any(|l| l.contains("started successfully"));
-        assert!(ready, "chromedriver did not start");
+            .any(|l| l.contains(ready));
+        assert!(started, "{cmd:?} did not print {ready:?}");
         std::thread::spawn(move || for _ in lines.by_ref() {});
-        Driver {
+        Process {
             child,
             base: format!("http://127.0.0.1:{port}"),
         }
     }
 }
 
-impl Drop for Driver {
+impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// chromedriver on a free port; it says "… started successfully" once it listens.
+pub fn chromedriver(path: &str) -> Process {
+    let port = free_port();
+    let mut cmd = Command::new(path);
+    cmd.arg(format!("--port={port}"));
+    Process::start(cmd, port, false, "started successfully")
 }
 
 #[derive(Clone)]
@@ -69,7 +87,7 @@ pub struct El(pub String);
 
 impl Browser {
     /// A headless Chromium session whose window is `width` × `height` CSS pixels.
-    pub async fn open(driver: &Driver, chromium: &str, width: u32, height: u32) -> Browser {
+    pub async fn open(driver: &Process, chromium: &str, width: u32, height: u32) -> Browser {
         let http = reqwest::Client::new();
         let caps = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
