@@ -574,6 +574,31 @@ async fn walk(
     b.cdp("Emulation.clearDeviceMetricsOverride", json!({}))
         .await;
 
+    // authBlocked reads at a glance, with its reason: UC refuses the connector's calls.
+    standin.push_fault(Route::PostTransaction, Fault::Status(401));
+    standin.push_fault(Route::PostTransaction, Fault::Status(401));
+    let mut session: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            repo().join("examples/nordlys/events/110-session-kari-borettslag-site.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    session["transactionId"] = json!("77700002");
+    let res = http
+        .post(format!("{base}/session-completed"))
+        .json(&session)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    b.goto(&format!("{base}/#/details?after=401")).await;
+    b.wait_text("#connection", "authBlocked").await;
+    let reason = b.text_of("#connection .reason").await;
+    assert!(!reason.trim().is_empty(), "authBlocked shows its reason");
+    b.wait_text("#connection", "since").await;
+    shot(b, shots, "details-authblocked").await;
+
     // Another tenant is out of reach of this key, whatever the page is told.
     b.js(
         "sessionStorage.setItem('ucc.gln', arguments[0]); location.hash = '#/details'; return true;",
