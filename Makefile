@@ -35,11 +35,12 @@ run:
 ## test: formatting, lints, infrastructure checks, then every test against the embedded store
 ## AND DynamoDB Local AND Azurite (Azure Table Storage)
 ## and the Integrations page in headless Chromium (scripts/chromium.sh installs it), then
-## schemathesis checks docs/openapi.json against `ucc serve` (scripts/schemathesis.sh)
+## schemathesis checks docs/openapi.json against `ucc serve` (scripts/schemathesis.sh, on the
+## ucc binary the workspace tests just built)
 test: lint infra-check
 	scripts/chromium.sh >/dev/null
 	UCC_REQUIRE_BROWSER=1 scripts/with-dynamodb-local.sh scripts/with-azurite.sh scripts/with-moto.sh $(CARGO) test --workspace
-	CARGO=$(CARGO) scripts/schemathesis.sh
+	UCC_BIN=target/debug/ucc scripts/schemathesis.sh
 
 ## unit: tests without the emulators (their tests are skipped with a notice)
 unit:
