@@ -11,6 +11,9 @@ SCENARIO ?= examples/nordlys
 
 # The example tenants' secret references; the local UC/Entra stand-in accepts this value.
 DEMO_SECRET ?= demo-secret-not-a-real-one
+# The demo's platform key for the Integrations page (a local demo value, never a real one).
+DEMO_ADMIN_KEY ?= demo-platform-key-not-a-real-one-0000
+DEMO_PORT ?= 7071
 
 ## run: replay the bundled scenario (contract events, sessions, a credit) on a fresh local
 ## store, delivering over real HTTP to a local Utility Cloud + Entra stand-in
@@ -20,11 +23,24 @@ run:
 	  $(CARGO) run --quiet -p ucc -- --store $(DEMO_STORE) run-scenario $(SCENARIO) --uc-standin
 	@echo
 	@echo "Inspect it: cargo run -q -p ucc -- --store $(DEMO_STORE) drivers list --tenant 7080010002488"
+	@echo
+	@echo "Open the Integrations page on this demo store:"
+	@echo "  UCC_ADMIN_KEY_REF=env:UCC_ADMIN_KEY UCC_ADMIN_KEY=$(DEMO_ADMIN_KEY) \\"
+	@echo "  UCC_SECRET_NORDLYS=$(DEMO_SECRET) UCC_SECRET_SVEA=$(DEMO_SECRET) \\"
+	@echo "  cargo run -q -p ucc -- --store $(DEMO_STORE) serve --uc-standin --port $(DEMO_PORT)"
+	@echo "then open http://127.0.0.1:$(DEMO_PORT)/ and sign in with the platform key $(DEMO_ADMIN_KEY)"
+	@echo "or with Nordlys's tenant key (made now for this demo store, shown only here):"
+	@$(CARGO) run --quiet -p ucc -- --store $(DEMO_STORE) tenant api-key rotate 7080010002488 2>/dev/null
 
 ## test: formatting, lints, infrastructure checks, then every test against the embedded store
 ## AND DynamoDB Local AND Azurite (Azure Table Storage)
+## and the Integrations page in headless Chromium (scripts/chromium.sh installs it), then
+## schemathesis checks docs/openapi.json against `ucc serve` (scripts/schemathesis.sh, on the
+## ucc binary the workspace tests just built)
 test: lint infra-check
-	scripts/with-dynamodb-local.sh scripts/with-azurite.sh scripts/with-moto.sh $(CARGO) test --workspace
+	scripts/chromium.sh >/dev/null
+	UCC_REQUIRE_BROWSER=1 scripts/with-dynamodb-local.sh scripts/with-azurite.sh scripts/with-moto.sh $(CARGO) test --workspace
+	UCC_BIN=target/debug/ucc scripts/schemathesis.sh
 
 ## unit: tests without the emulators (their tests are skipped with a notice)
 unit:

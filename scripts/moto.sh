@@ -17,6 +17,9 @@
 
 set -euo pipefail
 
+# shellcheck source=scripts/pyvenv.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pyvenv.sh"
+
 MOTO_VERSION="5.2.5"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/ucc/moto"
 VENV="$CACHE/venv-$MOTO_VERSION"
@@ -29,43 +32,8 @@ die() {
 }
 note() { echo "moto: $*" >&2; }
 
-need() {
-    command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed or not on PATH; $2"
-}
-
 fetch() {
-    [[ -x "$VENV/bin/moto_server" ]] && return 0
-    need python3 "it runs moto's server (Python 3.9 or later)"
-    mkdir -p "$CACHE"
-    # Two runs starting at once must not install over each other.
-    exec 9>"$CACHE/.fetch.lock"
-    if command -v flock >/dev/null 2>&1; then
-        flock -w 600 9 || die "timed out waiting for another install of moto"
-    fi
-    if [[ -x "$VENV/bin/moto_server" ]]; then
-        exec 9>&-
-        return 0
-    fi
-    note "installing moto[server]==$MOTO_VERSION into $VENV (once)"
-    local tmp="$CACHE/.venv.tmp.$$"
-    rm -rf "$tmp"
-    python3 -m venv "$tmp" >&2 || {
-        rm -rf "$tmp"
-        die "python3 -m venv failed (Debian: apt-get install python3-venv)"
-    }
-    if ! "$tmp/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "moto[server]==$MOTO_VERSION" >&2; then
-        rm -rf "$tmp"
-        die "pip install moto[server]==$MOTO_VERSION failed (is PyPI reachable?)"
-    fi
-    # A venv records its own path in its scripts: rename, then rewrite the paths.
-    rm -rf "$VENV"
-    mv "$tmp" "$VENV"
-    grep -rlF "$tmp" "$VENV/bin" 2>/dev/null | while read -r f; do
-        sed -i "s#$tmp#$VENV#g" "$f"
-    done
-    [[ -x "$VENV/bin/moto_server" ]] || die "moto[server] installed no moto_server"
-    exec 9>&-
+    pyvenv_install "$VENV" "$CACHE" moto moto_server "moto[server]==$MOTO_VERSION"
 }
 
 running_pid() {

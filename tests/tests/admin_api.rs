@@ -40,6 +40,9 @@ ucc_tests::store_tests!(
     large_log_pages_stop_at_the_byte_budget_without_losing_entries,
     a_settings_write_over_a_changed_config_is_refused,
     a_migration_is_scheduled_read_and_cancelled_by_the_platform,
+    the_tenant_list_is_for_the_platform_key_only,
+    a_settings_save_based_on_an_old_read_is_refused,
+    the_page_and_every_answer_carry_the_security_headers,
 );
 
 fn g(s: &str) -> Gln {
@@ -1299,4 +1302,182 @@ async fn a_migration_is_scheduled_read_and_cancelled_by_the_platform(store: Arc<
         (422, Some("migration")),
         "{body}"
     );
+}
+
+/// SPEC §14 (FIXED): `GET /api/tenants` lists the tenants for the platform key only.
+async fn the_tenant_list_is_for_the_platform_key_only(store: Arc<dyn Store>) {
+    let api = Api::start(store).await;
+    let (status, body) = api.call("GET", "/api/tenants", None, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let (status, _) = api
+        .call("GET", "/api/tenants", Some("not-a-key"), None)
+        .await;
+    assert_eq!(status, 401);
+    for key in [&api.nordlys_key, &api.svea_key] {
+        let (status, body) = api.call("GET", "/api/tenants", Some(key), None).await;
+        assert_eq!((status, body["error"].as_str()), (403, Some("forbidden")));
+        assert!(body.get("items").is_none());
+    }
+    let (status, body) = api
+        .call("GET", "/api/tenants", Some(PLATFORM_KEY), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let items = body["items"].as_array().unwrap();
+    let glns: BTreeSet<&str> = items.iter().map(|t| t["gln"].as_str().unwrap()).collect();
+    assert!(glns.contains(NORDLYS) && glns.contains(SVEA), "{body}");
+    let nordlys = items.iter().find(|t| t["gln"] == NORDLYS).unwrap();
+    assert_eq!(nordlys["name"], "Nordlys Energi AS");
+    assert_eq!(nordlys["mode"], "costedTransaction");
+    assert_eq!(
+        nordlys.as_object().unwrap().len(),
+        4,
+        "gln, name, customerId, mode and nothing else: {nordlys}"
+    );
+    // POST is not a route: 405 like every undocumented method.
+    let (status, _) = api
+        .call("POST", "/api/tenants", Some(PLATFORM_KEY), Some(json!({})))
+        .await;
+    assert_eq!(status, 405);
+}
+
+/// The page's settings form sends the `ETag` of its read as `If-Match`: a save over a change
+/// made since is refused with 409 and writes nothing; without `If-Match` a save applies.
+async fn a_settings_save_based_on_an_old_read_is_refused(store: Arc<dyn Store>) {
+    let api = Api::start(store).await;
+    let url = format!("{}/api/tenants/{NORDLYS}/settings", api.base);
+    let get = || async {
+        let r = api
+            .http
+            .get(&url)
+            .header("x-api-key", &api.nordlys_key)
+            .send()
+            .await
+            .unwrap();
+        let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+        (etag, r.json::<Value>().await.unwrap())
+    };
+    let put = |etag: Option<String>, body: Value| {
+        let mut req = api
+            .http
+            .put(&url)
+            .header("x-api-key", &api.nordlys_key)
+            .json(&body);
+        if let Some(e) = etag {
+            req = req.header("if-match", e);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let etag = r
+                .headers()
+                .get("etag")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (status, etag, r.json::<Value>().await.unwrap())
+        }
+    };
+    let (read, _) = get().await;
+    let (status, after, body) = put(Some(read.clone()), json!({"serviceBusTopic": "t-1"})).await;
+    assert_eq!(status, 200, "{body}");
+    let after = after.expect("a saved answer carries the new ETag");
+    assert_ne!(after, read);
+    assert_eq!(get().await.0, after, "the ETag is the stored version");
+    // A second editor still holding the first read.
+    let (status, _, body) = put(Some(read), json!({"serviceBusTopic": "t-2"})).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("conflict")),
+        "{body}"
+    );
+    assert_eq!(get().await.1["serviceBusTopic"], "t-1", "nothing written");
+    let (status, _, body) = put(
+        Some("\"v-nonsense\"".into()),
+        json!({"serviceBusTopic": "t-3"}),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    let (status, _, _) = put(None, json!({"serviceBusTopic": "t-4"})).await;
+    assert_eq!(status, 200);
+    assert_eq!(get().await.1["serviceBusTopic"], "t-4");
+}
+
+/// SPEC §14: the page is served by the router itself, same-origin only, under a strict CSP;
+/// every answer (page, asset, JSON, error) carries the security headers.
+async fn the_page_and_every_answer_carry_the_security_headers(store: Arc<dyn Store>) {
+    let api = Api::start(store).await;
+    let check = |what: &str, h: &reqwest::header::HeaderMap| {
+        let csp = h["content-security-policy"].to_str().unwrap();
+        for want in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "connect-src 'self'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(csp.contains(want), "{what}: CSP {csp:?} lacks {want}");
+        }
+        assert!(!csp.contains("unsafe"), "{what}: {csp}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{what}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{what}");
+        assert_eq!(h["x-frame-options"], "DENY", "{what}");
+    };
+    let page = api.http.get(format!("{}/", api.base)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    check("the page", page.headers());
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<script type="module" src="/assets/app.js"></script>"#));
+    assert!(html.contains(r#"href="/assets/app.css""#));
+    assert!(
+        !html.contains("<style") && !html.contains(" style=") && !html.contains("<script>"),
+        "no inline script or style"
+    );
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "same origin only"
+    );
+    for (file, ct) in [
+        ("app.js", "text/javascript"),
+        ("app.css", "text/css"),
+        ("icon.svg", "image/svg+xml"),
+    ] {
+        let r = api
+            .http
+            .get(format!("{}/assets/{file}", api.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{file}");
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with(ct));
+        check(file, r.headers());
+    }
+    let (status, body) = api.call("GET", "/assets/../Cargo.toml", None, None).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = api.call("GET", "/assets/nope.js", None, None).await;
+    assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
+    for (path, key) in [
+        (format!("/api/tenants/{NORDLYS}"), None),
+        (
+            format!("/api/tenants/{NORDLYS}"),
+            Some(api.nordlys_key.as_str()),
+        ),
+        ("/nowhere".to_owned(), None),
+    ] {
+        let mut req = api.http.get(format!("{}{path}", api.base));
+        if let Some(k) = key {
+            req = req.header("x-api-key", k);
+        }
+        let r = req.send().await.unwrap();
+        check(&path, r.headers());
+        assert_eq!(r.headers()["cache-control"], "no-store", "{path}");
+    }
 }

@@ -17,12 +17,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
-use ucc_standins::uc::{StandIn, StandInConfig};
 use ucc_shared::context::Ctx;
 use ucc_shared::contract::{self, InboundMessage};
 use ucc_shared::delivery::intake;
 use ucc_shared::delivery::Deliverer;
 use ucc_shared::store::embedded::EmbeddedStore;
+use ucc_standins::uc::{StandIn, StandInConfig};
 
 const GLN: &str = "7300011000017";
 const SECRET: &str = "migration-cli-secret";

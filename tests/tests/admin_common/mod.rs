@@ -181,4 +181,5 @@ pub fn fill(path: &str, gln: &str, id: &str) -> String {
         .replace("{id}", id)
         .replace("{transactionId}", id)
         .replace("{accountingPoint}", id)
+        .replace("{file}", "app.js")
 }

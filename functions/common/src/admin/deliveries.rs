@@ -23,7 +23,7 @@ const MAX_ID: usize = 128;
 const MAX_REASON: usize = 1000;
 
 fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= MAX_ID && !id.chars().any(char::is_control)
+    !id.is_empty() && id.chars().count() <= MAX_ID && !id.chars().any(char::is_control)
 }
 
 fn credit_error(e: CreditError) -> ApiError {
@@ -133,10 +133,13 @@ pub async fn credit(
             format!("must be 1 to {MAX_ID} characters without control characters"),
         ));
     }
-    if b.reason.as_ref().is_some_and(|r| r.len() > MAX_REASON) {
+    if b.reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > MAX_REASON)
+    {
         return Err(ApiError::invalid(
             "reason",
-            format!("must be at most {MAX_REASON} bytes"),
+            format!("must be at most {MAX_REASON} characters"),
         ));
     }
     let result = credit::credit(&s.d, Some(&a.gln), &b.transaction_id, b.reason)

@@ -36,9 +36,17 @@ pub struct LogFilter {
 
 /// `404`, or a class `1xx`…`5xx`.
 pub fn parse_status(raw: &str) -> Option<(u16, u16)> {
+    // Digits only: `parse` would also take a sign (`+404`).
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if let Some(class) = raw.strip_suffix("xx").or_else(|| raw.strip_suffix("XX")) {
+        if !digits(class) {
+            return None;
+        }
         let c: u16 = class.parse().ok()?;
         return (1..=5).contains(&c).then_some((c * 100, c * 100 + 99));
+    }
+    if !digits(raw) {
+        return None;
     }
     let code: u16 = raw.parse().ok()?;
     (100..=599).contains(&code).then_some((code, code))
@@ -53,6 +61,9 @@ pub fn parse_time(raw: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         raw.trim_end_matches(|c: char| c.is_ascii_alphabetic())
             .len(),
     );
+    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let n: i64 = num.parse().ok().filter(|n| (0..=100_000).contains(n))?;
     let d = match unit {
         "s" => Duration::seconds(n),
@@ -102,9 +113,9 @@ impl LogFilter {
         };
         let text = |name: &str| -> ApiResult<Option<String>> {
             match p.get(name) {
-                Some(v) if v.is_empty() || v.len() > MAX_TEXT => Err(ApiError::invalid(
+                Some(v) if v.is_empty() || v.chars().count() > MAX_TEXT => Err(ApiError::invalid(
                     name,
-                    format!("must be 1 to {MAX_TEXT} bytes"),
+                    format!("must be 1 to {MAX_TEXT} characters"),
                 )),
                 other => Ok(other.cloned()),
             }

@@ -13,6 +13,7 @@ pub mod drivers;
 pub mod errors;
 pub mod logs;
 pub mod migration;
+pub mod page;
 pub mod paging;
 pub mod parked;
 pub mod tenants;
@@ -45,6 +46,10 @@ pub struct AdminState {
 
 /// Every route of the admin API: method and path (axum syntax, as in the OpenAPI document).
 pub const ROUTES: &[(&str, &str)] = &[
+    // The Integrations page (SPEC §14) and its embedded assets: `page.rs`.
+    ("GET", "/"),
+    ("GET", "/assets/{file}"),
+    ("GET", "/api/tenants"),
     ("GET", "/api/tenants/{gln}"),
     ("PUT", "/api/tenants/{gln}"),
     ("POST", "/api/tenants/{gln}/api-key"),
@@ -70,6 +75,9 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 fn handler_for(method: &str, path: &str) -> Option<MethodRouter<AdminState>> {
     Some(match (method, path) {
+        ("GET", "/") => get(page::index),
+        ("GET", "/assets/{file}") => get(page::assets),
+        ("GET", "/api/tenants") => get(tenants::list),
         ("GET", "/api/tenants/{gln}") => get(tenants::details),
         ("PUT", "/api/tenants/{gln}") => put(tenants::put_tenant),
         ("POST", "/api/tenants/{gln}/api-key") => post(tenants::rotate_key),
@@ -122,6 +130,7 @@ pub fn router(d: Arc<Deliverer>, keys: AdminKeys) -> Router {
     }
     r.fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(page::security_headers))
         .with_state(AdminState {
             d,
             keys: Arc::new(keys),

@@ -17,22 +17,38 @@ const STORE_PAGE: usize = 200;
 pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 /// Sort keys are short; a longer cursor is not one of ours.
 const MAX_CURSOR_SK: usize = 1024;
+/// Base64url characters of the longest cursor (`MAX_CURSOR_SK` bytes), as in the OpenAPI
+/// document's `maxLength`.
+pub const MAX_CURSOR_CHARS: usize = 1366;
 
 pub fn encode(sk: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sk.as_bytes())
 }
 
+/// A cursor back into a position. It must be canonical unpadded base64url (what `encode`
+/// writes, and what the OpenAPI pattern describes); what it decodes to is a position in the
+/// sort order, so bytes that are not one of our keys still name a well-defined place to
+/// continue from: invalid UTF-8 and control characters become U+FFFD, and the position is
+/// cut to the store's sort-key limit.
 pub fn decode(raw: &str) -> ApiResult<String> {
     let bad = || ApiError::invalid("cursor", "is not a cursor from a previous page");
-    if raw.len() > MAX_CURSOR_SK * 2 {
+    if raw.len() > MAX_CURSOR_CHARS {
         return Err(bad());
     }
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(raw)
         .map_err(|_| bad())?;
-    let sk = String::from_utf8(bytes).map_err(|_| bad())?;
-    if sk.is_empty() || sk.len() > MAX_CURSOR_SK || sk.chars().any(char::is_control) {
+    if bytes.is_empty() {
         return Err(bad());
+    }
+    let lossy = String::from_utf8_lossy(&bytes);
+    let mut sk = String::with_capacity(lossy.len());
+    for c in lossy.chars() {
+        let c = if c.is_control() { '\u{FFFD}' } else { c };
+        if sk.len() + c.len_utf8() > MAX_CURSOR_SK {
+            break;
+        }
+        sk.push(c);
     }
     Ok(sk)
 }

@@ -3,7 +3,8 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 use ucc_shared::apikey;
@@ -29,6 +30,28 @@ pub const SETTINGS_FIELDS: [&str; 9] = [
     "sites",
     "logRetentionDays",
 ];
+
+/// `GET /api/tenants` (SPEC §14, FIXED): every tenant, for the platform key only (401
+/// without a valid key, 403 for a tenant key).
+pub async fn list(State(s): State<AdminState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    match auth::caller(&s, &headers).await? {
+        Caller::Platform => {}
+        Caller::Tenant(_) => return Err(ApiError::forbidden_platform_only()),
+    }
+    let items: Vec<Value> = registry::list(s.d.ctx.store.as_ref())
+        .await?
+        .into_iter()
+        .map(|t| {
+            json!({
+                "gln": t.gln,
+                "name": t.name,
+                "customerId": t.customer_id,
+                "mode": t.mode,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
 
 pub async fn details(
     State(s): State<AdminState>,
@@ -169,9 +192,41 @@ pub async fn get_settings(
     State(s): State<AdminState>,
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let a = super::path_tenant(&s, &headers, path).await?;
-    Ok(Json(settings_view(&a.config)))
+    // The stored version (not the cached config), so the ETag is the one a PUT checks.
+    let (current, version) = registry::get_versioned(s.d.ctx.store.as_ref(), &a.gln)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no tenant with this GLN"))?;
+    Ok(with_etag(version, settings_view(&current)))
+}
+
+/// The settings answer with the config version as its ETag, for `If-Match` on the next PUT.
+fn with_etag(version: u64, v: Value) -> Response {
+    let mut res = Json(v).into_response();
+    if let Ok(h) = HeaderValue::from_str(&format!("\"v{version}\"")) {
+        res.headers_mut().insert(header::ETAG, h);
+    }
+    res
+}
+
+/// `If-Match` of a settings PUT: absent (no check), or the ETag of a settings GET. A value
+/// that is not the current version means the settings changed since the caller read them.
+fn check_if_match(headers: &HeaderMap, version: u64) -> ApiResult<()> {
+    let Some(raw) = headers.get(header::IF_MATCH) else {
+        return Ok(());
+    };
+    let current = format!("\"v{version}\"");
+    let ok = raw
+        .to_str()
+        .is_ok_and(|v| v.split(',').any(|t| t.trim() == current || t.trim() == "*"));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::conflict(
+            "the settings changed since you read them (If-Match); read them again and reapply your change",
+        ))
+    }
 }
 
 pub async fn put_settings(
@@ -179,7 +234,7 @@ pub async fn put_settings(
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let a = super::path_tenant(&s, &headers, path).await?;
     let bytes = body_bytes(body)?;
     let patch: Value = super::parse_json(&bytes)?;
@@ -188,10 +243,15 @@ pub async fn put_settings(
     let (current, version) = registry::get_versioned(s.d.ctx.store.as_ref(), &a.gln)
         .await?
         .ok_or_else(|| ApiError::not_found("no tenant with this GLN"))?;
+    check_if_match(&headers, version)?;
     let next = merge_settings(&current, &patch).map_err(config_error)?;
     registry::put_if_version(s.d.ctx.store.as_ref(), &next, version)
         .await
         .map_err(registry_error)?;
     s.d.ctx.forget_tenant(&next.gln);
-    Ok(Json(settings_view(&next)))
+    let stored = registry::get_versioned(s.d.ctx.store.as_ref(), &a.gln).await?;
+    Ok(match stored {
+        Some((cfg, v)) => with_etag(v, settings_view(&cfg)),
+        None => Json(settings_view(&next)).into_response(),
+    })
 }

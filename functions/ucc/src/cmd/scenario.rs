@@ -78,6 +78,30 @@ async fn start_standin(configs: &mut [TenantConfig]) -> Result<StandIn, String> 
     Ok(standin)
 }
 
+/// `ucc serve --uc-standin`: a fresh local UC + Entra stand-in for the tenants already in
+/// the store (the demo store of `make run`), every tenant re-pointed at it. The caller keeps
+/// it alive as long as it serves.
+pub async fn standin_for_store(ctx: &ucc_shared::context::Ctx) -> Result<StandIn, String> {
+    let store = ctx.store.as_ref();
+    let mut cfgs = Vec::new();
+    for t in registry::list(store).await.map_err(|e| e.to_string())? {
+        if let Some(c) = registry::get(store, &t.gln)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            cfgs.push(c);
+        }
+    }
+    let standin = start_standin(&mut cfgs).await?;
+    for c in &cfgs {
+        registry::put(store, c)
+            .await
+            .map_err(|e| format!("tenant {}: {e}", c.gln))?;
+        ctx.forget_tenant(&c.gln);
+    }
+    Ok(standin)
+}
+
 pub async fn run(store: &str, dir: &Path, json: bool, uc_standin: bool) -> CmdResult {
     let ctx = ctx(store).await?;
     let d = ucc_functions::env::deliverer(ctx.clone())?;

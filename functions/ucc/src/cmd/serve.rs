@@ -14,6 +14,10 @@ pub struct ServeArgs {
     /// Do not run the delivery-retry and reconciliation timers in this process.
     #[arg(long)]
     no_timers: bool,
+    /// Demo only: start the local Utility Cloud + Entra stand-in and point every tenant of
+    /// the store at it (as `run-scenario --uc-standin` does), so retries can be delivered.
+    #[arg(long)]
+    uc_standin: bool,
 }
 
 fn port(a: &ServeArgs) -> Result<u16, String> {
@@ -36,13 +40,23 @@ pub async fn run(store: &str, a: &ServeArgs) -> CmdResult {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let _standin = if a.uc_standin {
+        let s = super::scenario::standin_for_store(&d.ctx).await?;
+        eprintln!(
+            "ucc serve: every tenant now delivers to the local UC stand-in at {}",
+            s.base_url()
+        );
+        Some(s)
+    } else {
+        None
+    };
     if !a.no_timers {
         spawn_timers(d.clone());
     }
     let keys = ucc_functions::admin::AdminKeys::from_env().await;
     let app = ucc_functions::azure::router(d.clone()).merge(ucc_functions::admin::router(d, keys));
     tracing::info!(%addr, timers = !a.no_timers, "ucc serve listening");
-    eprintln!("ucc serve: listening on http://{addr}");
+    eprintln!("ucc serve: listening on http://{addr} (the Integrations page: http://{addr}/)");
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
