@@ -932,7 +932,7 @@ async fn openapi_document_matches_the_router(store: Arc<dyn Store>) {
             "{method} {url}: {status} {b}"
         );
         // Nordlys is Type B: its migration routes answer the refusal (handler reached).
-        let refused_migration = path.ends_with("/migration") && method != &"GET" && status == 422;
+        let refused_migration = path.ends_with("/migration") && method != &"GET" && status == 409;
         assert!(
             (200..300).contains(&status) || refused_migration,
             "{method} {url}: {status} {b}"
@@ -1201,7 +1201,7 @@ async fn a_migration_is_scheduled_read_and_cancelled_by_the_platform(store: Arc<
         .await;
     assert_eq!(
         (status, body["field"].as_str()),
-        (422, Some("tariffs")),
+        (409, Some("tariffs")),
         "{body}"
     );
     let mut cfg = meter_tenant(
@@ -1234,7 +1234,7 @@ async fn a_migration_is_scheduled_read_and_cancelled_by_the_platform(store: Arc<
     let (status, body) = api.call("PUT", &path, Some(PLATFORM_KEY), Some(past)).await;
     assert_eq!(
         (status, body["field"].as_str()),
-        (422, Some("cutover")),
+        (409, Some("cutover")),
         "{body}"
     );
     let unknown = json!({ "to": "costedTransaction", "cutover": future, "x": 1 });
@@ -1248,7 +1248,7 @@ async fn a_migration_is_scheduled_read_and_cancelled_by_the_platform(store: Arc<
         .await;
     assert_eq!(
         (status, body["field"].as_str()),
-        (422, Some("mode")),
+        (409, Some("mode")),
         "{body}"
     );
     let (status, body) = api.call("PUT", &path, Some(PLATFORM_KEY), Some(req)).await;
@@ -1299,7 +1299,7 @@ async fn a_migration_is_scheduled_read_and_cancelled_by_the_platform(store: Arc<
     let (status, body) = api.call("DELETE", &path, Some(PLATFORM_KEY), None).await;
     assert_eq!(
         (status, body["field"].as_str()),
-        (422, Some("migration")),
+        (409, Some("migration")),
         "{body}"
     );
 }

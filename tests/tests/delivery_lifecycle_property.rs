@@ -305,8 +305,12 @@ async fn run(store: Arc<dyn Store>, ops: Vec<Op>) -> Result<(), String> {
                         let (rec, v) = credit::find(&env.d, None, &r.transaction_id)
                             .await
                             .map_err(|e| e.to_string())?;
+                        // The list was read before this loop: re-driving a credit here may
+                        // already have released and delivered its correction.
                         match redrive::redrive(&env.d, rec, v).await {
-                            Ok(_) | Err(redrive::RedriveError::Busy(_)) => {}
+                            Ok(_)
+                            | Err(redrive::RedriveError::Busy(_))
+                            | Err(redrive::RedriveError::AlreadyDelivered(_)) => {}
                             Err(e) => return Err(format!("redrive: {e}")),
                         }
                     }

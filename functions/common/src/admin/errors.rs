@@ -70,6 +70,17 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, "conflict", message)
     }
 
+    /// A well-formed request that the target's current state (or the time) refuses, naming
+    /// the field that would have to change.
+    pub fn conflict_at(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = field.into();
+        let message = format!("{field}: {}", message.into());
+        ApiError {
+            field: Some(field),
+            ..Self::new(StatusCode::CONFLICT, "conflict", message)
+        }
+    }
+
     pub fn too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -35,7 +35,8 @@ fn rfc3339<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::E
 
 fn migration_error(e: MigrationError) -> ApiError {
     match e {
-        MigrationError::Refused(c) => ApiError::invalid(c.field, c.message),
+        // A schema-valid request the tenant's mode or the time refuses: 409, naming the field.
+        MigrationError::Refused(c) => ApiError::conflict_at(c.field, c.message),
         MigrationError::UnknownTenant(g) => ApiError::not_found(format!("no tenant with GLN {g}")),
         MigrationError::Conflict => {
             ApiError::conflict("the tenant changed meanwhile; read it again and retry")
