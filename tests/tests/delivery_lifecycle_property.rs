@@ -401,4 +401,3 @@ fn uc_holds_exactly_what_the_model_says_azuretable() {
         run,
     );
 }
-
