@@ -143,6 +143,10 @@ pub struct DeliveryRecord {
     /// the counters nothing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub counted: bool,
+    /// SPEC §13: not priced yet, waiting for this (`awaitingSpotPrices`); the payload is
+    /// null until the retry timer prices it. Never posted while set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting: Option<String>,
 }
 
 /// Every delivery record of a tenant, in transaction-id order (operator listings, checks).
@@ -210,6 +214,7 @@ impl DeliveryRecord {
             followed_by: None,
             warnings: Vec::new(),
             counted: false,
+            awaiting: None,
         }
     }
 

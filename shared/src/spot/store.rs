@@ -2,12 +2,13 @@
 //!
 //! | item | pk | sk | doc |
 //! |---|---|---|---|
-//! | price of one quarter-hour | `SPOT#PRICE#<AREA>` | `<UTC start, yyyy-MM-ddTHH:mmZ>` | `{eurMwh, resolution, document, created, importedAt}` |
+//! | one area's delivery day | `SPOT#PRICE#<AREA>` | `<CET/CEST delivery day yyyy-MM-dd>` | `{intervals: {<UTC quarter start yyyy-MM-ddTHH:mmZ>: {eurMwh, resolution, document, created, importedAt}}}` |
 //! | ECB rate | `SPOT#RATE#<CUR>` | `<yyyy-MM-dd>` | `{rate}` |
 //!
-//! One scope (`SPOT`), so each write is one transaction of at most 100 items: a delivery
-//! day of one area (≤ 100 quarters) is written atomically, never half. Keys are UTC and
-//! fixed-width, so ascending order is time order. A re-import overwrites the same keys.
+//! A day of one area is one item (≤ 100 quarters, a few KiB), so it is written and read
+//! atomically: a session is never priced from half an import. Intervals inside are keyed by
+//! their UTC start, never a local time. A re-import merges into the day (conditional on the
+//! item's version, retried on a race), replacing the intervals it carries.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
@@ -21,10 +22,7 @@ use super::{
     day_bounds, delivery_day, quarters_between, Area, SpotDocument, SpotNeed, SpotPrices, EUR,
     QUARTER_SECS,
 };
-use crate::store::{
-    query_all, Condition, Item, Key, Query, SkRange, Store, StoreError, WriteOp,
-    MAX_TRANSACTION_OPS,
-};
+use crate::store::{query_all, Condition, Item, Key, Query, SkRange, Store, StoreError};
 
 /// How far back the rate of a day is searched: the ECB skips weekends and TARGET holidays
 /// (at most four days in a row, at Easter); two weeks leaves room for a late import.
@@ -72,13 +70,38 @@ pub struct ImportSummary {
     pub days: BTreeMap<(Area, NaiveDate), usize>,
 }
 
-/// Stores every interval of a parsed document: one transaction per (area, delivery day).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct StoredDay {
+    intervals: BTreeMap<String, StoredPrice>,
+}
+
+pub fn day_key(area: Area, day: NaiveDate) -> Key {
+    Key::new(price_pk(area), day.format("%Y-%m-%d").to_string())
+}
+
+async fn read_day(
+    store: &dyn Store,
+    area: Area,
+    day: NaiveDate,
+) -> Result<Option<(StoredDay, u64)>, StoreError> {
+    match store.get(&day_key(area, day)).await? {
+        None => Ok(None),
+        Some(item) => {
+            let d: StoredDay = serde_json::from_str(&item.doc).map_err(|e| {
+                StoreError::Invalid(format!("spot prices {area} {day} unreadable: {e}"))
+            })?;
+            Ok(Some((d, item.version)))
+        }
+    }
+}
+
+/// Stores every interval of a parsed document: one conditional write per (area, delivery day).
 pub async fn put_document(
     store: &dyn Store,
     doc: &SpotDocument,
     now: DateTime<Utc>,
 ) -> Result<ImportSummary, StoreError> {
-    let mut groups: BTreeMap<(Area, NaiveDate), Vec<WriteOp>> = BTreeMap::new();
+    let mut groups: BTreeMap<(Area, NaiveDate), BTreeMap<String, StoredPrice>> = BTreeMap::new();
     for i in &doc.intervals {
         let item = StoredPrice {
             eur_mwh: i.eur_mwh,
@@ -90,49 +113,42 @@ pub async fn put_document(
         groups
             .entry((i.area, delivery_day(i.start)))
             .or_default()
-            .push(WriteOp::Put {
-                item: Item::new(
-                    Key::new(price_pk(i.area), quarter_sk(i.start)),
-                    json(&item)?,
-                    1,
-                ),
-                condition: Condition::Always,
-            });
+            .insert(quarter_sk(i.start), item);
     }
     let mut summary = ImportSummary::default();
-    for (k, ops) in groups {
-        summary.days.insert(k, ops.len());
-        // A delivery day has at most 100 quarters, so this is one transaction per day.
-        let mut ops = ops;
-        while !ops.is_empty() {
-            let rest = ops.split_off(ops.len().min(MAX_TRANSACTION_OPS));
-            store.transact(ops).await?;
-            ops = rest;
+    for ((area, day), intervals) in groups {
+        summary.days.insert((area, day), intervals.len());
+        // Read, merge, write on the version read; a concurrent import makes us read again.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let (mut stored, condition, version) = match read_day(store, area, day).await? {
+                Some((d, v)) => (d, Condition::Version(v), v + 1),
+                None => (StoredDay::default(), Condition::NotExists, 1),
+            };
+            stored.intervals.extend(intervals.clone());
+            let item = Item::new(day_key(area, day), json(&stored)?, version);
+            match store.put(item, condition).await {
+                Ok(()) => break,
+                Err(e) if e.is_condition_failure() && tries < 5 => continue,
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(summary)
 }
 
-/// Stores ECB rates (100 per transaction).
+/// Stores ECB rates, one item per currency and date (a re-import overwrites).
 pub async fn put_rates(store: &dyn Store, rates: &[EcbRate]) -> Result<usize, StoreError> {
-    let mut ops = Vec::with_capacity(rates.len());
     for r in rates {
-        ops.push(WriteOp::Put {
-            item: Item::new(
-                Key::new(rate_pk(&r.currency), r.date.format("%Y-%m-%d").to_string()),
-                json(&StoredRate { rate: r.rate })?,
-                1,
-            ),
-            condition: Condition::Always,
-        });
+        let item = Item::new(
+            Key::new(rate_pk(&r.currency), r.date.format("%Y-%m-%d").to_string()),
+            json(&StoredRate { rate: r.rate })?,
+            1,
+        );
+        store.put(item, Condition::Always).await?;
     }
-    let n = ops.len();
-    while !ops.is_empty() {
-        let rest = ops.split_off(ops.len().min(MAX_TRANSACTION_OPS));
-        store.transact(ops).await?;
-        ops = rest;
-    }
-    Ok(n)
+    Ok(rates.len())
 }
 
 /// Stored quarters of `area` whose start lies in `[from, to)`, ascending.
@@ -145,25 +161,35 @@ pub async fn prices_between(
     if to <= from {
         return Ok(Vec::new());
     }
-    let last = to - TimeDelta::seconds(1);
+    let first = delivery_day(from);
+    let last = delivery_day(to - TimeDelta::seconds(1));
     let q = Query {
         pk: price_pk(area),
-        range: SkRange::Between(quarter_sk(from), quarter_sk(last)),
-        limit: 200,
+        range: SkRange::Between(
+            first.format("%Y-%m-%d").to_string(),
+            last.format("%Y-%m-%d").to_string(),
+        ),
+        limit: 100,
         cursor: None,
     };
     let mut out = Vec::new();
     for item in query_all(store, q).await? {
-        let Some(t) = super::entsoe::parse_utc(&item.key.sk) else {
-            continue;
-        };
-        if t < from || t >= to {
-            continue;
-        }
-        if let Ok(p) = serde_json::from_str::<StoredPrice>(&item.doc) {
-            out.push((t, p));
+        let day: StoredDay = serde_json::from_str(&item.doc).map_err(|e| {
+            StoreError::Invalid(format!(
+                "spot prices {area} {} unreadable: {e}",
+                item.key.sk
+            ))
+        })?;
+        for (sk, p) in day.intervals {
+            let Some(t) = super::entsoe::parse_utc(&sk) else {
+                continue;
+            };
+            if t >= from && t < to {
+                out.push((t, p));
+            }
         }
     }
+    out.sort_by_key(|(t, _)| *t);
     Ok(out)
 }
 
