@@ -28,7 +28,54 @@ const SESSION: &str =
     include_str!("../../examples/nordlys/events/145-session-eirik-spot-fall-back-night.json");
 const RECHECK: Duration = Duration::from_secs(16 * 60);
 
-ucc_tests::store_tests!(spot_session_waits_for_prices_then_is_delivered_once_and_stays_billed);
+ucc_tests::store_tests!(
+    spot_session_waits_for_prices_then_is_delivered_once_and_stays_billed,
+    the_ecb_rate_is_the_latest_dated_strictly_before_the_delivery_day,
+);
+
+async fn the_ecb_rate_is_the_latest_dated_strictly_before_the_delivery_day(store: Arc<dyn Store>) {
+    let rate = |d: &str, r: &str| ecb::EcbRate {
+        date: chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap(),
+        currency: "NOK".into(),
+        rate: r.parse().unwrap(),
+    };
+    // Friday and the Monday of the delivery day itself; nothing on the weekend.
+    spot_store::put_rates(
+        store.as_ref(),
+        &[
+            rate("2026-10-22", "11.70"),
+            rate("2026-10-23", "11.7250"),
+            rate("2026-10-26", "11.99"),
+        ],
+    )
+    .await
+    .unwrap();
+    let day = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+    let got = |d: &'static str| {
+        let store = store.clone();
+        async move {
+            spot_store::rate_for_day(store.as_ref(), "NOK", day(d))
+                .await
+                .unwrap()
+                .map(|(d, r)| (d.to_string(), r.to_string()))
+        }
+    };
+    let want = |d: &str, r: &str| Some((d.to_owned(), r.to_owned()));
+    assert_eq!(got("2026-10-24").await, want("2026-10-23", "11.7250"));
+    assert_eq!(
+        got("2026-10-26").await,
+        want("2026-10-23", "11.7250"),
+        "not the same day's rate"
+    );
+    assert_eq!(got("2026-10-27").await, want("2026-10-26", "11.99"));
+    assert_eq!(got("2026-10-23").await, want("2026-10-22", "11.70"));
+    assert_eq!(got("2026-10-22").await, None);
+    // EUR needs no rate.
+    let eur = spot_store::rate_for_day(store.as_ref(), "EUR", day("2020-01-01"))
+        .await
+        .unwrap();
+    assert_eq!(eur.map(|(_, r)| r), Some(rust_decimal::Decimal::ONE));
+}
 
 async fn fjord_tenant(env: &Env) {
     let mut t: Value = serde_json::from_str(include_str!(
