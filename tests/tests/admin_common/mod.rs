@@ -181,4 +181,6 @@ pub fn fill(path: &str, gln: &str, id: &str) -> String {
         .replace("{id}", id)
         .replace("{transactionId}", id)
         .replace("{accountingPoint}", id)
+        .replace("{area}", "NO1")
+        .replace("{day}", "2026-10-25")
 }

@@ -13,6 +13,7 @@ pub mod errors;
 pub mod logs;
 pub mod paging;
 pub mod parked;
+pub mod spot;
 pub mod tenants;
 
 use std::collections::BTreeMap;
@@ -61,6 +62,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/tenants/{gln}/credits"),
     ("GET", "/api/tenants/{gln}/drivers"),
     ("GET", "/api/tenants/{gln}/drivers/{accountingPoint}"),
+    ("GET", "/api/spot/{area}/{day}"),
 ];
 
 fn handler_for(method: &str, path: &str) -> Option<MethodRouter<AdminState>> {
@@ -80,6 +82,7 @@ fn handler_for(method: &str, path: &str) -> Option<MethodRouter<AdminState>> {
         ("POST", "/api/tenants/{gln}/credits") => post(deliveries::credit),
         ("GET", "/api/tenants/{gln}/drivers") => get(drivers::list),
         ("GET", "/api/tenants/{gln}/drivers/{accountingPoint}") => get(drivers::show),
+        ("GET", "/api/spot/{area}/{day}") => get(spot::day),
         _ => return None,
     })
 }
