@@ -10,6 +10,7 @@
 pub mod area;
 pub mod ecb;
 pub mod entsoe;
+pub mod fetch;
 pub mod store;
 
 use std::collections::BTreeMap;
