@@ -45,7 +45,7 @@ async fn the_timer_fetches_tomorrow_until_complete_and_alarms_at_18(store: Arc<d
     let cfg = FetchConfig {
         entsoe_url: standin.api_url(),
         ecb_url: standin.ecb_url(),
-        token_ref: format!("file:{}", token_file.display()),
+        token_ref: Some(format!("file:{}", token_file.display())),
         timeout: Duration::from_secs(5),
     };
 
@@ -95,7 +95,7 @@ async fn the_timer_fetches_tomorrow_until_complete_and_alarms_at_18(store: Arc<d
     // A wrong token: ENTSO-E's 401 is reported, the token in no message.
     std::fs::write(&token_file, "wrong-token-value-XYZ").unwrap();
     clock.advance(Duration::from_secs(24 * 3600));
-    ucc_shared::uc::secrets::invalidate(&cfg.token_ref);
+    ucc_shared::uc::secrets::invalidate(cfg.token_ref.as_deref().unwrap());
     let r = run(&ctx, &cfg).await.unwrap();
     let text = json!(r).to_string();
     assert!(text.contains("401"), "{text}");

@@ -34,24 +34,23 @@ pub const ALARM: &str = "spotPricesMissing";
 pub struct FetchConfig {
     pub entsoe_url: String,
     pub ecb_url: String,
-    /// Secret reference of the ENTSO-E API token (`UCC_ENTSOE_TOKEN_REF`).
-    pub token_ref: String,
+    /// Secret reference of the ENTSO-E API token (`UCC_ENTSOE_TOKEN_REF`); needed as soon
+    /// as a tenant's tariff is spot-indexed.
+    pub token_ref: Option<String>,
     pub timeout: Duration,
 }
 
 impl FetchConfig {
-    /// `UCC_ENTSOE_TOKEN_REF` (required), `UCC_ENTSOE_URL` and `UCC_ECB_URL` (optional).
-    pub fn from_env() -> Result<FetchConfig, String> {
-        let token_ref = std::env::var("UCC_ENTSOE_TOKEN_REF").map_err(|_| {
-            "UCC_ENTSOE_TOKEN_REF is not set (a secret reference to the ENTSO-E API token)"
-                .to_owned()
-        })?;
-        Ok(FetchConfig {
+    /// `UCC_ENTSOE_TOKEN_REF`, `UCC_ENTSOE_URL` and `UCC_ECB_URL` (the last two optional).
+    pub fn from_env() -> FetchConfig {
+        FetchConfig {
             entsoe_url: std::env::var("UCC_ENTSOE_URL").unwrap_or_else(|_| ENTSOE_API.into()),
             ecb_url: std::env::var("UCC_ECB_URL").unwrap_or_else(|_| ECB_DAILY.into()),
-            token_ref,
+            token_ref: std::env::var("UCC_ENTSOE_TOKEN_REF")
+                .ok()
+                .filter(|r| !r.trim().is_empty()),
             timeout: Duration::from_secs(30),
-        })
+        }
     }
 }
 
@@ -107,8 +106,15 @@ pub async fn run(ctx: &Ctx, cfg: &FetchConfig) -> Result<SpotRunReport, String> 
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| e.without_url().to_string())?;
-    if !areas.is_empty() {
-        let token = crate::uc::secrets::resolve(&cfg.token_ref)
+    if areas.is_empty() {
+        // No spot-indexed tariff: nothing to fetch, no token or rates needed.
+        return Ok(report);
+    }
+    {
+        let token_ref = cfg.token_ref.as_deref().ok_or_else(|| {
+            "UCC_ENTSOE_TOKEN_REF is not set (a secret reference to the ENTSO-E API token), but tariffs use spot prices".to_owned()
+        })?;
+        let token = crate::uc::secrets::resolve(token_ref)
             .await
             .map_err(|e| format!("UCC_ENTSOE_TOKEN_REF: {e}"))?;
         for area in &areas {
