@@ -25,7 +25,7 @@ const TX: &str = "FJ-2026-10-25-001";
 const A44: &str = include_str!("../../examples/nordlys/spot/a44-2026-10-25.xml");
 const ECB: &str = include_str!("../../examples/nordlys/spot/ecb-2026-10-23.xml");
 const SESSION: &str =
-    include_str!("../../examples/nordlys/events/145-session-eirik-spot-fall-back-night.json");
+    include_str!("../../examples/nordlys/spot/session-eirik-fall-back-night.json");
 const RECHECK: Duration = Duration::from_secs(16 * 60);
 
 ucc_tests::store_tests!(
@@ -79,7 +79,7 @@ async fn the_ecb_rate_is_the_latest_dated_strictly_before_the_delivery_day(store
 
 async fn fjord_tenant(env: &Env) {
     let mut t: Value = serde_json::from_str(include_str!(
-        "../../examples/nordlys/tenants/fjordkraft-spot.json"
+        "../../examples/nordlys/spot/tenant-fjordlys-spot.json"
     ))
     .unwrap();
     t["uc"]["baseUrl"] = json!(env.standin.base_url());

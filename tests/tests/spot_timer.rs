@@ -35,7 +35,7 @@ async fn the_timer_fetches_tomorrow_until_complete_and_alarms_at_18(store: Arc<d
     let token_file = dir.path().join("entsoe-token");
     std::fs::write(&token_file, TOKEN).unwrap();
     let tenant: serde_json::Value = serde_json::from_str(include_str!(
-        "../../examples/nordlys/tenants/fjordkraft-spot.json"
+        "../../examples/nordlys/spot/tenant-fjordlys-spot.json"
     ))
     .unwrap();
     put_tenant(store.as_ref(), &tenant).await;

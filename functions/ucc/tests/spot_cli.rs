@@ -39,8 +39,8 @@ fn store_dir() -> Result<(tempfile::TempDir, PathBuf), std::io::Error> {
 #[test]
 fn import_show_and_price_with_the_per_interval_explanation() -> R {
     let (_dir, store) = store_dir()?;
-    let session = example("events/145-session-eirik-spot-fall-back-night.json");
-    let tenant = example("tenants/fjordkraft-spot.json");
+    let session = example("spot/session-eirik-fall-back-night.json");
+    let tenant = example("spot/tenant-fjordlys-spot.json");
 
     // Before any import: exit 1, one line naming the first missing interval.
     let o = ucc(
