@@ -408,6 +408,15 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
           name: 'UCC_ADMIN_KEY'
           value: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=ucc-admin-key)'
         }
+        {
+          // SPEC §13: the ENTSO-E API token of the /spot-prices timer (docs/deploy.md)
+          name: 'UCC_ENTSOE_TOKEN_REF'
+          value: 'env:UCC_ENTSOE_TOKEN'
+        }
+        {
+          name: 'UCC_ENTSOE_TOKEN'
+          value: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=entsoe-token)'
+        }
       ], secretSettings, dynamoSettings)
     }
   }

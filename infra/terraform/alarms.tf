@@ -165,3 +165,34 @@ resource "aws_cloudwatch_metric_alarm" "servicebus_lost_locks" {
   alarm_actions       = [aws_sns_topic.alarms.arn]
   ok_actions          = [aws_sns_topic.alarms.arn]
 }
+
+# SPEC §13: tomorrow's day-ahead prices still incomplete at 18:00 CET. The spot-prices
+# function logs one error line per missing area with `alarm = "spotPricesMissing"`
+# (shared/src/spot/fetch.rs); spot-priced sessions wait (awaitingSpotPrices) until they come.
+resource "aws_cloudwatch_log_metric_filter" "spot_prices_missing" {
+  name           = "${local.name}-spot-prices-missing"
+  log_group_name = aws_cloudwatch_log_group.fn["spot-prices"].name
+  pattern        = "{ $.fields.alarm = \"spotPricesMissing\" }"
+
+  metric_transformation {
+    name      = "SpotPricesMissing"
+    namespace = local.metric_namespace
+    value     = "1"
+    unit      = "Count"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "spot_prices_missing" {
+  alarm_name          = "${local.name}-spot-prices-missing"
+  alarm_description   = "Tomorrow's ENTSO-E day-ahead prices are still incomplete after 18:00 CET (token, ENTSO-E outage or late publication). `ucc spot show --area AREA --day DAY` shows what is stored; import by hand with `ucc spot import`."
+  namespace           = local.metric_namespace
+  metric_name         = aws_cloudwatch_log_metric_filter.spot_prices_missing.metric_transformation[0].name
+  statistic           = "Sum"
+  period              = 600
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}

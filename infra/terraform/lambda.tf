@@ -33,6 +33,7 @@ locals {
     v.uc_secrets ? local.uc_secret_arns : [],
     k == "admin-api" ? [aws_secretsmanager_secret.this["UCC_ADMIN_KEY"].arn] : [],
     k == "servicebus-pull" ? [aws_secretsmanager_secret.this["UCC_SERVICEBUS_KEY"].arn] : [],
+    k == "spot-prices" ? [aws_secretsmanager_secret.this["UCC_ENTSOE_TOKEN"].arn] : [],
   ) }
 }
 
@@ -155,6 +156,7 @@ resource "aws_lambda_function" "fn" {
       local.common_env,
       each.key == "admin-api" ? local.admin_env : {},
       each.key == "servicebus-pull" ? local.servicebus_env : {},
+      each.key == "spot-prices" ? { UCC_ENTSOE_TOKEN_REF = local.secret_refs["UCC_ENTSOE_TOKEN"] } : {},
     )
   }
 

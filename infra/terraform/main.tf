@@ -21,6 +21,9 @@ locals {
     # registry::list (Query on the tenant directory) for the authBlocked probe
     delivery-retry = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem", "dynamodb:Query"]
     reconciliation = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    # SPEC §13: tenant directory and configs (areas in use), the day items (read, conditional
+    # put), the ECB rate items (put).
+    spot-prices = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
     admin-api      = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem", "dynamodb:Query"]
   }
   # Query on the sparse `due` index (next delivery attempt).
@@ -30,6 +33,7 @@ locals {
     session-completed = []
     delivery-retry    = ["dynamodb:Query"]
     reconciliation    = []
+    spot-prices       = []
     admin-api         = ["dynamodb:Query"]
   }
 
@@ -76,6 +80,15 @@ locals {
       timeout     = 300
       memory      = 256
       uc_secrets  = false # store only
+    }
+    # SPEC §13: every 10 minutes; after 13:00 CET it fetches tomorrow's day-ahead prices of
+    # the areas the tariffs use until complete (ENTSO-E, token UCC_ENTSOE_TOKEN_REF) and the
+    # ECB rates; logs alarm="spotPricesMissing" from 18:00 CET while a day is incomplete.
+    spot-prices = {
+      description = "Timer (every 10 minutes): fetch tomorrow's ENTSO-E day-ahead prices and ECB rates"
+      timeout     = 120
+      memory      = 256
+      uc_secrets  = false # ENTSO-E token only
     }
     admin-api = {
       description = "Admin API (Function URL, x-api-key)"

@@ -31,6 +31,7 @@ data "aws_iam_policy_document" "scheduler" {
       aws_lambda_function.fn["delivery-retry"].arn,
       aws_lambda_function.fn["reconciliation"].arn,
       aws_lambda_function.fn["servicebus-pull"].arn,
+      aws_lambda_function.fn["spot-prices"].arn,
     ]
   }
 }
@@ -55,6 +56,12 @@ locals {
       expression = "rate(1 minute)"
       retries    = 0 # the next tick is a minute away; messages wait on the subscription
       max_age    = 60
+    }
+    # SPEC §13: the function itself waits for 13:00 CET and stops once tomorrow is complete.
+    spot-prices = {
+      expression = "rate(10 minutes)"
+      retries    = 0 # the next tick retries
+      max_age    = 600
     }
     reconciliation = {
       expression = "cron(30 2 * * ? *)" # daily 02:30 Europe/Oslo, after the night's sessions

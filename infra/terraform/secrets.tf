@@ -34,6 +34,11 @@ locals {
       path        = "${local.name}/servicebus-key"
       description = var.servicebus_sas_key_name != "" ? "Service Bus SAS key of policy ${var.servicebus_sas_key_name} (Listen)" : "Entra client secret of ${var.servicebus_client_id} (Azure Service Bus Data Receiver)"
     } },
+    # SPEC §13: the ENTSO-E Transparency Platform API token of the spot-prices function.
+    { UCC_ENTSOE_TOKEN = {
+      path        = "${local.name}/entsoe-token"
+      description = "ENTSO-E Transparency Platform API security token (spot-prices)"
+    } },
     var.enable_admin_api ? { UCC_ADMIN_KEY = {
       path        = "${local.name}/admin-platform-key"
       description = "Admin API platform key (x-api-key that can create tenants and act on any tenant)"
@@ -70,5 +75,5 @@ locals {
   # The reference of each secret, as tenant configs and UCC_ADMIN_KEY_REF name it.
   secret_refs = { for k, v in local.secrets : k => "aws-sm:${v.path}" }
   # The ARNs each kind of function may read.
-  uc_secret_arns = [for k, s in aws_secretsmanager_secret.this : s.arn if !contains(["UCC_ADMIN_KEY", "UCC_SERVICEBUS_KEY"], k)]
+  uc_secret_arns = [for k, s in aws_secretsmanager_secret.this : s.arn if !contains(["UCC_ADMIN_KEY", "UCC_SERVICEBUS_KEY", "UCC_ENTSOE_TOKEN"], k)]
 }

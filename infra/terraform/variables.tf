@@ -87,6 +87,7 @@ variable "reserved_concurrency" {
     session-completed = 10
     delivery-retry    = 1
     reconciliation    = 1
+    spot-prices       = 1
     admin-api         = 5
   }
 }

@@ -5,7 +5,9 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::{json, Value};
-use ucc_shared::pricing::{parse_tariff, price_session, InvoiceSettings, Tariff};
+use ucc_shared::pricing::{
+    parse_tariff, price_session, price_session_with_spot, InvoiceSettings, Tariff,
+};
 use ucc_shared::session::SessionCompleted;
 
 fn tariff(v: Value) -> Tariff {
@@ -116,6 +118,62 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+
+    // SPEC §13: the same 24-hour, 96-meter-value session on a spot-indexed tariff (NO1 +
+    // 0.12 NOK/kWh markup): 96 quarter-hour periods, each with its own price. The prices
+    // are pre-fetched (as `spot::store::fetch` hands them to pricing), so this times the
+    // pricing itself: sessions/s per core = 1 / the time per iteration.
+    let spot_tariff = tariff(json!({"id": "SPOT", "currency": "NOK", "elements": [
+        {"price_components": [{"type": "ENERGY", "price": "0.12", "step_size": 1, "spot": {"area": "NO1"}}]}
+    ]}));
+    let body = meter_value_session();
+    let mut prices = ucc_shared::spot::SpotPrices::default();
+    let (from, to) = (
+        chrono::DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z").map(|t| t.to_utc()),
+        chrono::DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z").map(|t| t.to_utc()),
+    );
+    let (Ok(from), Ok(to)) = (from, to) else {
+        panic!("bench times")
+    };
+    for (i, q) in ucc_shared::spot::quarters_between(from, to)
+        .into_iter()
+        .enumerate()
+    {
+        let eur_mwh =
+            rust_decimal::Decimal::new(i64::try_from(i).unwrap_or(0) * 137 % 9000 - 500, 2);
+        prices
+            .prices
+            .insert((ucc_shared::spot::Area::No1, q), eur_mwh);
+        prices.rates.insert(
+            ("NOK".into(), ucc_shared::spot::delivery_day(q)),
+            rust_decimal::Decimal::new(117250, 4),
+        );
+    }
+    let check = SessionCompleted::from_json(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|s| {
+            price_session_with_spot(&s, &spot_tariff, &settings, &prices).map_err(|e| e.to_string())
+        });
+    match check {
+        Ok(q) => eprintln!(
+            "spot_96_meter_values: {} periods, {} NOK",
+            q.ocpi.periods.len(),
+            q.invoice.total_cost_incl_vat
+        ),
+        Err(e) => panic!("spot_96_meter_values: {e}"),
+    }
+    let mut g = c.benchmark_group("price_session_spot");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("spot_96_meter_values_24h", |b| {
+        b.iter(|| {
+            let s = SessionCompleted::from_json(black_box(&body));
+            s.map(|s| {
+                price_session_with_spot(&s, &spot_tariff, &settings, &prices)
+                    .map(|q| q.invoice.total_cost_incl_vat)
+            })
+        })
+    });
     g.finish();
 
     // The same 12 periods as an OCPI CDR, priced by our engine and by the generic reference

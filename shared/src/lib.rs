@@ -16,6 +16,7 @@ pub mod parked;
 pub mod pricing;
 pub mod registry;
 pub mod session;
+pub mod spot;
 pub mod store;
 pub mod tenant;
 pub mod token;

@@ -340,8 +340,11 @@ pub fn attach_shadow(
     as_type_b: Result<crate::delivery::record::DeliveryRecord, String>,
     session: &crate::session::SessionCompleted,
 ) {
-    let shadow = as_type_b
-        .and_then(|b| shadow_from(&b.payload, b.tariff_id.as_deref(), session.timestamp_end));
+    let shadow = as_type_b.and_then(|b| match &b.awaiting {
+        // The meter-value delivery does not wait for spot prices; its shadow is left out.
+        Some(missing) => Err(format!("spot prices are not stored yet ({missing})")),
+        None => shadow_from(&b.payload, b.tariff_id.as_deref(), session.timestamp_end),
+    });
     match shadow {
         Ok(s) => record.shadow = Some(s),
         Err(e) => record

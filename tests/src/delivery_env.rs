@@ -47,6 +47,11 @@ pub async fn rec(store: &dyn Store, tx: &str) -> DeliveryRecord {
 pub struct ManualClock(Mutex<DateTime<Utc>>);
 
 impl ManualClock {
+    /// A clock standing at `t` until advanced.
+    pub fn at(t: DateTime<Utc>) -> Self {
+        ManualClock(Mutex::new(t))
+    }
+
     pub fn advance(&self, d: Duration) {
         if let Ok(mut t) = self.0.lock() {
             *t += chrono::Duration::from_std(d).unwrap_or_default();

@@ -221,6 +221,28 @@ async fn store_sweep(State(d): State<Arc<Deliverer>>) -> Response {
     }
 }
 
+/// Timer trigger (SPEC §13): tomorrow's day-ahead prices and the ECB rates. A missing
+/// `UCC_ENTSOE_TOKEN_REF` or an unreadable store answers non-2xx (the host counts a failed
+/// run); an incomplete day is in the report and, from 18:00 CET, an alarm log line.
+async fn spot_prices(State(d): State<Arc<Deliverer>>) -> Response {
+    let cfg = ucc_shared::spot::fetch::FetchConfig::from_env();
+    match ucc_shared::spot::fetch::run(&d.ctx, &cfg).await {
+        Ok(report) => answer(
+            StatusCode::OK,
+            vec![format!(
+                "spot-prices: complete {:?}, incomplete {:?}, alarm {}",
+                report.complete, report.incomplete, report.alarm
+            )],
+            serde_json::to_value(&report).unwrap_or(Value::Null),
+        ),
+        Err(e) => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            vec![format!("spot-prices failed: {e}")],
+            Value::Null,
+        ),
+    }
+}
+
 /// Routes of the function triggers. The admin API is merged in by the caller.
 pub fn router(d: Arc<Deliverer>) -> Router {
     Router::new()
@@ -229,6 +251,7 @@ pub fn router(d: Arc<Deliverer>) -> Router {
         .route("/delivery-retry", post(delivery_retry))
         .route("/reconciliation", post(reconciliation))
         .route("/store-sweep", post(store_sweep))
+        .route("/spot-prices", post(spot_prices))
         .with_state(d)
 }
 

@@ -828,6 +828,7 @@ function deliveryItem(d) {
       d.lastStatus ? codeBadge(d.lastStatus) : null,
       why ? h("span", { class: "reason" }, typeof why === "string" ? why : JSON.stringify(why)) : null,
       d.waitingForAuth ? badge("waiting for auth", "bad") : null,
+      d.reason === "awaitingSpotPrices" ? badge("awaiting spot prices", "warn") : null,
     ],
     () => deliveryDetail(d),
   );

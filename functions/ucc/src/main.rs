@@ -86,6 +86,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Day-ahead spot prices and ECB rates (SPEC §13).
+    #[command(subcommand)]
+    Spot(cmd::spot::SpotCmd),
     /// Load DIR/tenants/*.json, process DIR/events/*.json in file-name order, print a report.
     RunScenario {
         dir: PathBuf,
@@ -278,14 +281,15 @@ struct ParkedScope {
 /// `ucc price`: `--tenant GLN` reads the tenant from the store; a file path is read by
 /// the pricing command itself.
 async fn price_command(store: &str, args: &price::PriceArgs) -> ExitCode {
+    let spot = |need: &ucc_shared::spot::SpotNeed| cmd::spot::fetch_blocking(store, need);
     let Some(spec) = args.tenant.as_deref() else {
-        return price::run(args);
+        return price::run(args, &spot);
     };
     if std::path::Path::new(spec).exists() || ucc_shared::gln::Gln::parse(spec).is_err() {
-        return price::run(args);
+        return price::run(args, &spot);
     }
     match cmd::tenant::pricing(store, spec).await {
-        Ok(t) => price::run_with_tenant(args, Some(t)),
+        Ok(t) => price::run_with_tenant(args, Some(t), &spot),
         Err(e) => output::fail(format!("--tenant {spec}: {e}")),
     }
 }
@@ -411,6 +415,7 @@ async fn run(cli: Cli) -> ExitCode {
             since,
             json,
         } => cmd::deliveries::reconcile(&store, &tenant, since.as_deref(), json).await,
+        Command::Spot(c) => cmd::spot::run(&store, c).await,
         Command::Logs(args) => cmd::logs::run(&store, &args).await,
         Command::Serve(args) => cmd::serve::run(&store, &args).await,
         Command::Servicebus(ServicebusCmd::Pull { for_secs }) => {

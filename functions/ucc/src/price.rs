@@ -13,10 +13,14 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use ucc_shared::pricing::json::{decimal_of, JsonPath};
 use ucc_shared::pricing::{
-    explain, output, parse_cdr, parse_tariff_at, parse_zone, price_cdr, price_session,
+    explain, output, parse_cdr, parse_tariff_at, parse_zone, price_cdr, price_session_with_spot,
     resolve_cdr_zone, select_tariff, Cdr, InvoiceSettings, PricingResult, Tariff,
 };
 use ucc_shared::session::SessionCompleted;
+use ucc_shared::spot::{SpotNeed, SpotPrices};
+
+/// Where a spot-indexed tariff's prices come from (SPEC §13): the store, read by the caller.
+pub type SpotFetch<'a> = &'a dyn Fn(&SpotNeed) -> Result<SpotPrices, String>;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct PriceArgs {
@@ -52,16 +56,20 @@ impl Failure {
     }
 }
 
-pub fn run(args: &PriceArgs) -> ExitCode {
-    run_with_tenant(args, None)
+pub fn run(args: &PriceArgs, spot: SpotFetch<'_>) -> ExitCode {
+    run_with_tenant(args, None, spot)
 }
 
 /// As [`run`], with the tenant already resolved by the caller (e.g. `--tenant GLN` looked up
 /// in the store); it then takes precedence over reading `--tenant` as a file.
-pub fn run_with_tenant(args: &PriceArgs, tenant: Option<TenantPricing>) -> ExitCode {
+pub fn run_with_tenant(
+    args: &PriceArgs,
+    tenant: Option<TenantPricing>,
+    spot: SpotFetch<'_>,
+) -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    match run_to(args, tenant, &mut out) {
+    match run_to(args, tenant, spot, &mut out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(msg)) => {
             let one_line = msg.replace(['\n', '\r'], " ");
@@ -74,6 +82,7 @@ pub fn run_with_tenant(args: &PriceArgs, tenant: Option<TenantPricing>) -> ExitC
 fn run_to(
     args: &PriceArgs,
     tenant: Option<TenantPricing>,
+    spot: SpotFetch<'_>,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
     let inputs = [
@@ -108,7 +117,7 @@ fn run_to(
         }
         Ok(())
     } else if let Some(path) = &args.session {
-        price_session_file(path, tariffs, tenant, args, out)
+        price_session_file(path, tariffs, tenant, args, spot, out)
     } else {
         Ok(())
     }
@@ -304,6 +313,7 @@ fn price_session_file(
     tariffs: Option<Vec<Tariff>>,
     resolved: Option<TenantPricing>,
     args: &PriceArgs,
+    spot: SpotFetch<'_>,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
     let bytes = std::fs::read(path).map_err(|e| Failure::at(path, e))?;
@@ -366,7 +376,14 @@ fn price_session_file(
         ));
         settings.currency = tariff.currency.clone();
     }
-    let mut quote = price_session(&session, tariff, &settings).map_err(|e| Failure::at(path, e))?;
+    // A spot-indexed tariff prices with the stored day-ahead prices; a missing one is an
+    // error naming the first missing interval (exit 1), never a guess.
+    let prices = match ucc_shared::pricing::spot::spot_need(&session, tariff) {
+        Some(need) => spot(&need).map_err(|e| Failure(format!("reading spot prices: {e}")))?,
+        None => SpotPrices::default(),
+    };
+    let mut quote = price_session_with_spot(&session, tariff, &settings, &prices)
+        .map_err(|e| Failure::at(path, e))?;
     notes.append(&mut quote.warnings);
     quote.warnings = notes;
     let text = render(

@@ -173,13 +173,17 @@ pub async fn correct(
         .await?
         .and_then(|i| serde_json::from_str(&i.doc).ok());
     let now = d.ctx.now();
-    let built = intake::build(
+    // A spot-indexed tariff re-prices with the stored prices (SPEC §13); without them the
+    // correction waits for them like a new session.
+    let prices = super::spot_wait::prefetch(d, &cfg, &session, driver.as_ref()).await?;
+    let built = intake::build_with_spot(
         &cfg,
         &session,
         &owner,
         driver.as_ref(),
         Some(raw.clone()),
         now,
+        &prices,
     )
     .map_err(|reason| CreditError::Reprice {
         id: root_id.clone(),

@@ -285,7 +285,16 @@ async fn handle_storable(d: &Deliverer, msg: &InboundMessage) -> Result<SessionH
         .get(&driver_key(&gln, &owner.external_id))
         .await?
         .and_then(|i| serde_json::from_str(&i.doc).ok());
-    let built = match build(&cfg, &session, &owner, driver.as_ref(), raw, d.ctx.now()) {
+    let prices = super::spot_wait::prefetch(d, &cfg, &session, driver.as_ref()).await?;
+    let built = match build_with_spot(
+        &cfg,
+        &session,
+        &owner,
+        driver.as_ref(),
+        raw,
+        d.ctx.now(),
+        &prices,
+    ) {
         Ok(b) => b,
         Err(description) => {
             return park(
@@ -314,7 +323,9 @@ fn utc(t: DateTime<Utc>) -> String {
 
 /// Builds the record for a session (pure given the tenant config and driver). Its mode
 /// comes from its `timestampEnd` (SPEC §12, `migration::mode_at`); a meter-value session of
-/// a migrating tenant also carries what Type B would bill for it (`shadow`, never sent).
+/// a migrating tenant also carries what Type B would bill for it (`shadow`, never sent). A
+/// spot-indexed tariff without its prices yields a record awaiting them (see
+/// [`build_with_spot`]).
 pub fn build(
     cfg: &TenantConfig,
     session: &SessionCompleted,
@@ -323,8 +334,24 @@ pub fn build(
     raw_session: Option<Value>,
     now: DateTime<Utc>,
 ) -> Result<Built, String> {
+    let none = crate::spot::SpotPrices::default();
+    build_with_spot(cfg, session, owner, driver, raw_session, now, &none)
+}
+
+/// As [`build`], with the day-ahead prices a spot-indexed tariff needs (SPEC §13). When
+/// one is missing the record is built unpriced and `awaiting` (`awaitingSpotPrices`): it
+/// waits, and the retry timer prices it once the prices are stored.
+pub fn build_with_spot(
+    cfg: &TenantConfig,
+    session: &SessionCompleted,
+    owner: &TokenOwner,
+    driver: Option<&DriverRecord>,
+    raw_session: Option<Value>,
+    now: DateTime<Utc>,
+    prices: &crate::spot::SpotPrices,
+) -> Result<Built, String> {
     let mode = crate::migration::mode_at(cfg, session.timestamp_end);
-    let mut built = build_as(mode, cfg, session, owner, driver, raw_session, now)?;
+    let mut built = build_as(mode, cfg, session, owner, driver, raw_session, now, prices)?;
     if crate::migration::shadow_wanted(cfg, session.timestamp_end) {
         let priced = build_as(
             Mode::CostedTransaction,
@@ -334,6 +361,7 @@ pub fn build(
             driver,
             None,
             now,
+            prices,
         );
         crate::migration::attach_shadow(&mut built.record, priced.map(|b| b.record), session);
     }
@@ -349,6 +377,7 @@ fn build_as(
     driver: Option<&DriverRecord>,
     raw_session: Option<Value>,
     now: DateTime<Utc>,
+    prices: &crate::spot::SpotPrices,
 ) -> Result<Built, String> {
     let site = session
         .site_id
@@ -378,8 +407,21 @@ fn build_as(
                     .parse()
                     .map_err(|_| "tenant timeZone is not an IANA zone".to_owned())?,
             };
-            let quote = pricing::price_session(session, tariff, &settings)
-                .map_err(|e| format!("cannot be priced: {e}"))?;
+            let quote = match pricing::price_session_with_spot(session, tariff, &settings, prices) {
+                Ok(q) => q,
+                Err(pricing::PricingError::SpotMissing(missing)) => {
+                    return Ok(super::spot_wait::awaiting_record(
+                        cfg,
+                        session,
+                        owner,
+                        raw_session,
+                        &tariff.id,
+                        &missing,
+                        now,
+                    ))
+                }
+                Err(e) => return Err(format!("cannot be priced: {e}")),
+            };
             let site_settings = site.and_then(|s| cfg.sites.get(&s.to_string()));
             let revenue_share_id = site_settings.and_then(|s| s.revenue_share_id);
             let recon = match (site, site_settings) {
@@ -454,8 +496,13 @@ pub(crate) async fn create_and_attempt(
     let now = d.ctx.now();
     // SPEC §6: a first attempt that could not finish in the invocation's remaining time is
     // left to the retry timer rather than cut off halfway.
-    let attempt_now = d.has_time_for_attempt();
-    let reason = if attempt_now {
+    let awaiting = record.awaiting.clone();
+    let attempt_now = awaiting.is_none() && d.has_time_for_attempt();
+    let reason = if let Some(code) = &awaiting {
+        // SPEC §13: not priced yet; the retry timer prices and delivers it.
+        record.next_attempt_at = Some(super::spot_wait::recheck_at(now));
+        code.as_str()
+    } else if attempt_now {
         d.lease(&mut record, now);
         "accepted"
     } else {
@@ -530,6 +577,10 @@ pub(crate) async fn create_and_attempt(
     }
     if recon.is_some() {
         tracing::warn!(tenant = %cfg.gln, transaction_id = %tx, "revenue-shared site without revenueShareId: delivered untagged, reconciliation entry written");
+    }
+    if let Some(code) = &awaiting {
+        tracing::warn!(tenant = %cfg.gln, transaction_id = %tx, outcome = "pending", reason = %code, detail = record.last_result.as_deref().unwrap_or_default(), "session waits for spot prices");
+        return Ok(pending);
     }
     if !attempt_now {
         tracing::info!(tenant = %cfg.gln, transaction_id = %tx, outcome = "pending", "session: {DEFERRED}");

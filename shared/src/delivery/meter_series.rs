@@ -107,18 +107,47 @@ pub fn build_meter_series(
     accounting_point: &str,
     resolution: Resolution,
 ) -> MeterValuesPayload {
+    let cut = cut_energy(session, resolution);
+    MeterValuesPayload {
+        accounting_point_identifier: accounting_point.to_owned(),
+        transaction_id: session.transaction_id.clone(),
+        start: cut.start,
+        end: cut.end,
+        unit: UNIT_KWH.to_owned(),
+        resolution,
+        values: cut
+            .intervals
+            .into_iter()
+            .map(|(from, to, quantity)| MeterInterval { from, to, quantity })
+            .collect(),
+    }
+}
+
+/// A session's energy cut at UTC resolution boundaries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnergyCut {
+    /// Session start and end, truncated to whole seconds.
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// Consecutive `(from, to, kWh)` covering `start..end`; kWh with 3 decimals, summing
+    /// exactly to the session's consumption (rounded to 3 decimals). One interval of
+    /// length zero for a zero-length session.
+    pub intervals: Vec<(DateTime<Utc>, DateTime<Utc>, Decimal)>,
+}
+
+/// The one interpolation/cut function behind both the Type A series and spot pricing
+/// (SPEC §6, §13): cumulative energy from the meter values, linear between readings (evenly
+/// spread without any), rounded to whole Wh at every UTC multiple of `resolution`, and the
+/// interval quantities taken as differences, so they telescope to the total.
+pub fn cut_energy(session: &SessionCompleted, resolution: Resolution) -> EnergyCut {
     // UC's times have whole seconds; cutting on the truncated instants keeps the text of
     // every interval consecutive even when the charger reported milliseconds.
     let start = session.timestamp_start.trunc_subsecs(0);
     let end = session.timestamp_end.trunc_subsecs(0).max(start);
     let total = kwh3(session.full_consumption_kwh());
 
-    let values = if end == start {
-        vec![MeterInterval {
-            from: start,
-            to: end,
-            quantity: total,
-        }]
+    let intervals = if end == start {
+        vec![(start, end, total)]
     } else {
         let curve = EnergyCurve::new(session, total);
         let mut cuts = vec![start];
@@ -137,22 +166,13 @@ pub fn build_meter_series(
             .collect();
         cuts.windows(2)
             .zip(cumulative.windows(2))
-            .map(|(t, e)| MeterInterval {
-                from: t[0],
-                to: t[1],
-                quantity: kwh3(e[1] - e[0]),
-            })
+            .map(|(t, e)| (t[0], t[1], kwh3(e[1] - e[0])))
             .collect()
     };
-
-    MeterValuesPayload {
-        accounting_point_identifier: accounting_point.to_owned(),
-        transaction_id: session.transaction_id.clone(),
+    EnergyCut {
         start,
         end,
-        unit: UNIT_KWH.to_owned(),
-        resolution,
-        values,
+        intervals,
     }
 }
 

@@ -21,6 +21,7 @@ pub mod meter_series;
 pub mod reconcile;
 pub mod record;
 pub mod redrive;
+pub mod spot_wait;
 pub mod status;
 pub mod sweep;
 
@@ -196,7 +197,7 @@ async fn attempt_as(
 ) -> Result<DeliveryRecord, StoreError> {
     let Claim {
         mut record,
-        version,
+        mut version,
         prior_in_flight,
     } = claim;
     if let Some(credit_id) = record.waits_for.clone() {
@@ -216,6 +217,22 @@ async fn attempt_as(
         d.ctx.tenant(&record.tenant).await?.ok_or_else(|| {
             StoreError::Invalid(format!("tenant {} no longer exists", record.tenant))
         })?;
+    // SPEC §13: a session waiting for spot prices is priced (and that price stored) first;
+    // while any price is missing it waits on and nothing is posted.
+    if record.awaiting.is_some() {
+        match spot_wait::reprice(d, &cfg, record.clone(), version).await? {
+            spot_wait::Reprice::Priced {
+                record: priced,
+                version: v,
+            } => {
+                record = priced;
+                version = v;
+            }
+            spot_wait::Reprice::Waiting(r) => return record_spot_wait(d, r, version, false).await,
+            spot_wait::Reprice::Failed(r) => return record_spot_wait(d, r, version, true).await,
+            spot_wait::Reprice::Lost => return Ok(record),
+        }
+    }
     // Another instance may have seen the credential work again since this one marked the
     // tenant blocked: the persisted status decides (one read, only while blocked here).
     if d.is_blocked(&record.tenant)
@@ -330,6 +347,44 @@ pub(crate) fn moved_ops(
 }
 
 /// Records a correction that may not be posted yet (its credit is pending or rejected).
+/// Stores a waiting record back (due again in a quarter of an hour), or one that cannot be
+/// priced as rejected with a log note, releasing the lease.
+async fn record_spot_wait(
+    d: &Deliverer,
+    mut record: DeliveryRecord,
+    version: u64,
+    failed: bool,
+) -> Result<DeliveryRecord, StoreError> {
+    let now = d.ctx.now();
+    record.lease_until = None;
+    record.lease_owner = None;
+    record.updated_at = now;
+    if !failed {
+        record.next_attempt_at = Some(spot_wait::recheck_at(now));
+    }
+    let mut ops = moved_ops(&mut record, DeliveryState::Pending, version)?;
+    if failed {
+        let entry = crate::log::LogEntry::note(
+            &record.tenant,
+            now,
+            record.kind.action(),
+            &record.transaction_id,
+            "rejected",
+            record.last_result.as_deref().unwrap_or_default(),
+        );
+        ops.push(WriteOp::Put {
+            item: entry.to_item(d.ctx.log_retention_for(Some(&record.tenant)))?,
+            condition: Condition::Always,
+        });
+    }
+    tracing::info!(tenant = %record.tenant, transaction_id = %record.transaction_id, state = record.state.as_str(), reason = record.awaiting.as_deref().unwrap_or_default(), detail = record.last_result.as_deref().unwrap_or_default(), "spot prices checked");
+    match d.ctx.store.transact(ops).await {
+        Ok(()) => Ok(record),
+        Err(e) if e.is_condition_failure() => Ok(record),
+        Err(e) => Err(e),
+    }
+}
+
 async fn record_gate(
     d: &Deliverer,
     mut record: DeliveryRecord,

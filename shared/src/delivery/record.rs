@@ -147,6 +147,10 @@ pub struct DeliveryRecord {
     /// would have billed (SPEC §12). Kept for the report; never sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadow: Option<crate::migration::Shadow>,
+    /// SPEC §13: not priced yet, waiting for this (`awaitingSpotPrices`); the payload is
+    /// null until the retry timer prices it. Never posted while set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting: Option<String>,
 }
 
 /// Every delivery record of a tenant, in transaction-id order (operator listings, checks).
@@ -215,6 +219,7 @@ impl DeliveryRecord {
             warnings: Vec::new(),
             counted: false,
             shadow: None,
+            awaiting: None,
         }
     }
 
@@ -266,6 +271,7 @@ impl DeliveryRecord {
             "state": self.state,
             "attempts": self.attempts,
             "waitingForAuth": self.waiting_for_auth,
+            "reason": self.awaiting,
             "nextAttemptAt": self.next_attempt_at,
             "lastResult": self.last_result,
             "lastStatus": self.last_status,

@@ -88,6 +88,8 @@ pub struct DimensionLine {
     /// `volume` plus any step-size extra assigned to this period.
     pub billed_volume: Decimal,
     pub cost: Amount,
+    /// The spot price added to a spot-indexed ENERGY component's markup (SPEC §13).
+    pub spot: Option<crate::spot::SpotQuote>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -191,13 +193,15 @@ pub fn price_periods(periods: &[ChargingPeriod], tariff: &Tariff, tz: Tz) -> Pri
         for (d, vol) in volumes {
             let Some(vol) = vol else { continue };
             let pick = chosen[d.slot()];
+            let spot = pick.and_then(|(_, c)| c.spot).and(p.spot);
             lines.push(DimensionLine {
                 dimension: d,
                 element: pick.map(|(i, _)| i),
                 component: pick.map(|(_, c)| c.clone()),
                 volume: vol,
                 billed_volume: vol,
-                cost: pick.map_or(Amount::ZERO, |(_, c)| line_cost(d, c, vol)),
+                cost: pick.map_or(Amount::ZERO, |(_, c)| line_cost(d, c, vol, spot)),
+                spot,
             });
         }
         if !flat_charged {
@@ -210,6 +214,7 @@ pub fn price_periods(periods: &[ChargingPeriod], tariff: &Tariff, tz: Tz) -> Pri
                     volume: Decimal::ONE,
                     billed_volume: Decimal::ONE,
                     cost: Amount::of(c, c.price),
+                    spot: None,
                 });
             }
         }
@@ -288,9 +293,23 @@ pub fn price_periods(periods: &[ChargingPeriod], tariff: &Tariff, tz: Tz) -> Pri
     }
 }
 
-fn line_cost(d: Dimension, c: &PriceComponent, volume: Decimal) -> Amount {
+/// The unit price of a line: the component's price, plus the interval's spot price when the
+/// component is spot-indexed (its `price` is then the markup).
+fn unit_price(c: &PriceComponent, spot: Option<crate::spot::SpotQuote>) -> Decimal {
+    match (c.spot, spot) {
+        (Some(_), Some(q)) => c.price + q.per_kwh,
+        _ => c.price,
+    }
+}
+
+fn line_cost(
+    d: Dimension,
+    c: &PriceComponent,
+    volume: Decimal,
+    spot: Option<crate::spot::SpotQuote>,
+) -> Amount {
     let excl = match d {
-        Dimension::Energy => volume * c.price,
+        Dimension::Energy => volume * unit_price(c, spot),
         Dimension::Time | Dimension::ParkingTime => volume * c.price / SECS_PER_HOUR,
         Dimension::Flat => c.price,
     };
@@ -339,7 +358,7 @@ fn apply_step(periods: &mut [PeriodLine], d: Dimension, total: Decimal) -> Decim
     let extra = billed - total;
     if extra > Decimal::ZERO {
         line.billed_volume += extra;
-        line.cost = line_cost(d, &c, line.billed_volume);
+        line.cost = line_cost(d, &c, line.billed_volume, line.spot);
     }
     billed
 }

@@ -62,6 +62,7 @@ pub fn explain(r: &PricingResult, invoice: Option<&InvoiceAmounts>) -> String {
             );
         }
     }
+    spot_table(&mut s, r);
     let line = |s: &mut String, name: &str, a: super::engine::Amount| {
         let _ = writeln!(
             s,
@@ -103,4 +104,49 @@ pub fn explain(r: &PricingResult, invoice: Option<&InvoiceAmounts>) -> String {
         let _ = writeln!(s, "warning: {w}");
     }
     s
+}
+
+/// SPEC §13: one row per priced period of a spot-indexed ENERGY component — its quarter-hour,
+/// kWh, the spot price (EUR/MWh and converted per kWh), the markup and the cost.
+fn spot_table(s: &mut String, r: &PricingResult) {
+    let rows: Vec<_> = r
+        .periods
+        .iter()
+        .filter_map(|p| p.line(Dimension::Energy).map(|l| (p, l)))
+        .filter_map(|(p, l)| Some((p, l, l.spot?, l.component.as_ref()?)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let tz = r.time_zone;
+    let _ = writeln!(
+        s,
+        "spot intervals ({}, {} per kWh = EUR/MWh × rate ÷ 1000):",
+        rows.first()
+            .and_then(|(_, _, _, c)| c.spot)
+            .map(|a| a.name())
+            .unwrap_or_default(),
+        r.currency
+    );
+    let _ = writeln!(
+        s,
+        "{:<23} {:<12} {:>10} {:>10} {:>9} {:>12} {:>10} {:>12} {:>12}",
+        "from (local)", "to", "kWh", "EUR/MWh", "rate", "spot/kWh", "markup", "price/kWh", "cost"
+    );
+    for (p, l, q, c) in rows {
+        let _ = writeln!(
+            s,
+            "{:<23} {:<12} {:>10} {:>10} {:>9} {:>12} {:>10} {:>12} {:>12}",
+            // with the UTC offset: the fall-back hour's quarters read the same local time twice
+            p.start.with_timezone(&tz).format("%Y-%m-%d %H:%M%:z"),
+            p.end.with_timezone(&tz).format("%H:%M%:z"),
+            fixed(l.billed_volume, 4),
+            q.eur_mwh,
+            q.rate,
+            fixed(q.per_kwh, 6),
+            c.price,
+            fixed(q.per_kwh + c.price, 6),
+            fixed(l.cost.excl_vat, 4)
+        );
+    }
 }

@@ -15,6 +15,7 @@ pub mod json;
 pub mod output;
 pub mod periods;
 mod restrictions;
+pub mod spot;
 pub mod tariff;
 pub mod timezone;
 
@@ -45,6 +46,9 @@ pub enum PricingError {
         tariff_currency: String,
         invoice_currency: String,
     },
+    /// SPEC §13: a spot-indexed tariff and a price or rate not (yet) in the store.
+    #[error("{0}")]
+    SpotMissing(crate::spot::SpotMissing),
     #[error("pricesIncludeVat is true, but {path} of tariff \"{tariff_id}\" adds {vat} % VAT on top: VAT would be charged twice; set that vat to 0 or pricesIncludeVat to false")]
     VatTwice {
         tariff_id: String,
@@ -124,11 +128,29 @@ pub fn session_periods(session: &SessionCompleted, tariff: &Tariff, tz: Tz) -> V
     periods
 }
 
-/// Prices a session with an already chosen tariff and computes its invoice amounts.
+/// Prices a session with an already chosen tariff and computes its invoice amounts. A
+/// spot-indexed tariff needs prices: use [`price_session_with_spot`]; here it fails with
+/// [`PricingError::SpotMissing`] rather than price without them.
 pub fn price_session(
     session: &SessionCompleted,
     tariff: &Tariff,
     settings: &InvoiceSettings,
+) -> Result<SessionQuote, PricingError> {
+    price_session_with_spot(
+        session,
+        tariff,
+        settings,
+        &crate::spot::SpotPrices::default(),
+    )
+}
+
+/// As [`price_session`], with the day-ahead prices and ECB rates the session may need
+/// (pre-fetched by the caller: `spot::store::fetch(spot::pricing::spot_need(..))`).
+pub fn price_session_with_spot(
+    session: &SessionCompleted,
+    tariff: &Tariff,
+    settings: &InvoiceSettings,
+    prices: &crate::spot::SpotPrices,
 ) -> Result<SessionQuote, PricingError> {
     if tariff.currency != settings.currency {
         return Err(PricingError::CurrencyMismatch {
@@ -154,7 +176,12 @@ pub fn price_session(
             session.timestamp_start.to_rfc3339()
         ));
     }
-    let periods = session_periods(session, tariff, settings.time_zone);
+    let periods = if tariff.spot_area().is_some() {
+        spot::spot_periods(session, tariff, settings.time_zone, prices)
+            .map_err(PricingError::SpotMissing)?
+    } else {
+        session_periods(session, tariff, settings.time_zone)
+    };
     let ocpi = price_periods(&periods, tariff, settings.time_zone);
     let invoice = invoice_amounts(&ocpi, settings, session.full_consumption_kwh());
     warnings.extend(ocpi.warnings.iter().cloned());

@@ -30,6 +30,9 @@ pub struct ChargingPeriod {
     pub max_current: Option<Decimal>,
     pub min_power: Option<Decimal>,
     pub max_power: Option<Decimal>,
+    /// SPEC §13: the day-ahead price of the quarter-hour this period lies in, for tariffs
+    /// with a spot-indexed ENERGY component (set by `pricing::spot`, never by the engine).
+    pub spot: Option<crate::spot::SpotQuote>,
 }
 
 pub fn secs_between(a: DateTime<Utc>, b: DateTime<Utc>) -> Decimal {

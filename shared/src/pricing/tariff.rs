@@ -77,6 +77,9 @@ pub struct PriceComponent {
     pub vat: Option<Decimal>,
     /// In Wh (ENERGY) or seconds (TIME, PARKING_TIME); 0 means no rounding.
     pub step_size: u64,
+    /// SPEC §13: an ENERGY component indexed to this area's day-ahead price; `price` is then
+    /// the markup per kWh added to the spot price of the interval the energy was used in.
+    pub spot: Option<crate::spot::Area>,
 }
 
 impl PriceComponent {
@@ -190,6 +193,14 @@ pub struct Tariff {
 }
 
 impl Tariff {
+    /// The day-ahead area of the tariff's spot-indexed ENERGY components, if any (one per tariff).
+    pub fn spot_area(&self) -> Option<crate::spot::Area> {
+        self.elements
+            .iter()
+            .flat_map(|e| e.price_components.iter())
+            .find_map(|c| c.spot)
+    }
+
     /// OCPI: active from `start_date_time` (inclusive) until `end_date_time` (exclusive), UTC.
     pub fn is_active_at(&self, t: DateTime<Utc>) -> bool {
         self.start_date_time.is_none_or(|s| s <= t) && self.end_date_time.is_none_or(|e| t < e)
@@ -274,7 +285,7 @@ const TARIFF_KEYS: &[&str] = &[
     "last_updated",
 ];
 const ELEMENT_KEYS: &[&str] = &["price_components", "restrictions"];
-const COMPONENT_KEYS: &[&str] = &["type", "price", "vat", "step_size"];
+const COMPONENT_KEYS: &[&str] = &["type", "price", "vat", "step_size", "spot"];
 const RESTRICTION_KEYS: &[&str] = &[
     "start_time",
     "end_time",
@@ -384,8 +395,29 @@ fn parse_at(v: &Value, path: &JsonPath) -> Result<Tariff, TariffError> {
         return Err(FieldError::new(&elements_path, "must contain at least one element").into());
     }
     let mut elements = Vec::with_capacity(raw_elements.len());
+    let mut spot_area: Option<crate::spot::Area> = None;
     for (i, e) in raw_elements.iter().enumerate() {
-        elements.push(parse_element(e, &elements_path.index(i), &mut warnings)?);
+        let el = parse_element(e, &elements_path.index(i), &mut warnings)?;
+        // One area per tariff: a session is priced against one day-ahead series.
+        for (j, c) in el.price_components.iter().enumerate() {
+            match (spot_area, c.spot) {
+                (Some(a), Some(b)) if a != b => {
+                    return Err(FieldError::new(
+                        &elements_path
+                            .index(i)
+                            .key("price_components")
+                            .index(j)
+                            .key("spot")
+                            .key("area"),
+                        format!("is {b}, but an earlier component of this tariff uses {a}: one area per tariff"),
+                    )
+                    .into())
+                }
+                (None, Some(b)) => spot_area = Some(b),
+                _ => {}
+            }
+        }
+        elements.push(el);
     }
 
     Ok(Tariff {
@@ -523,12 +555,36 @@ fn parse_component(
             0
         }
     };
+    let spot = field(obj, "spot")
+        .map(|v| parse_spot(v, &path.key("spot"), dimension))
+        .transpose()?;
     Ok(PriceComponent {
         dimension,
         price,
         vat,
         step_size,
+        spot,
     })
+}
+
+/// `"spot": {"area": "NO1"}` (SPEC §13), ENERGY only.
+fn parse_spot(
+    v: &Value,
+    path: &JsonPath,
+    dimension: Dimension,
+) -> Result<crate::spot::Area, FieldError> {
+    if dimension != Dimension::Energy {
+        return Err(FieldError::new(
+            path,
+            "only an ENERGY component can be indexed to the spot price",
+        ));
+    }
+    let obj = as_object(v, path)?;
+    reject_unknown_keys(obj, &["area"], path)?;
+    let ap = path.key("area");
+    let area = as_str(required(obj, "area", path)?, &ap)?;
+    area.parse()
+        .map_err(|e: crate::spot::area::UnknownArea| FieldError::new(&ap, e.to_string()))
 }
 
 fn parse_restrictions(v: &Value, path: &JsonPath) -> Result<Restrictions, FieldError> {

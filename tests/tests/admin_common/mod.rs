@@ -182,4 +182,6 @@ pub fn fill(path: &str, gln: &str, id: &str) -> String {
         .replace("{transactionId}", id)
         .replace("{accountingPoint}", id)
         .replace("{file}", "app.js")
+        .replace("{area}", "NO1")
+        .replace("{day}", "2026-10-25")
 }

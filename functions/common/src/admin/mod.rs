@@ -16,6 +16,7 @@ pub mod migration;
 pub mod page;
 pub mod paging;
 pub mod parked;
+pub mod spot;
 pub mod tenants;
 
 use std::collections::BTreeMap;
@@ -71,6 +72,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/tenants/{gln}/migration"),
     ("PUT", "/api/tenants/{gln}/migration"),
     ("DELETE", "/api/tenants/{gln}/migration"),
+    ("GET", "/api/spot/{area}/{day}"),
 ];
 
 fn handler_for(method: &str, path: &str) -> Option<MethodRouter<AdminState>> {
@@ -96,6 +98,7 @@ fn handler_for(method: &str, path: &str) -> Option<MethodRouter<AdminState>> {
         ("GET", "/api/tenants/{gln}/migration") => get(migration::get),
         ("PUT", "/api/tenants/{gln}/migration") => put(migration::put),
         ("DELETE", "/api/tenants/{gln}/migration") => delete(migration::delete),
+        ("GET", "/api/spot/{area}/{day}") => get(spot::day),
         _ => return None,
     })
 }

@@ -9,6 +9,7 @@ pub mod parked;
 pub mod scenario;
 pub mod serve;
 pub mod servicebus;
+pub mod spot;
 pub mod tenant;
 
 use std::sync::Arc;
