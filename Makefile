@@ -15,12 +15,21 @@ DEMO_SECRET ?= demo-secret-not-a-real-one
 DEMO_ADMIN_KEY ?= demo-platform-key-not-a-real-one-0000
 DEMO_PORT ?= 7071
 
-## run: replay the bundled scenario (contract events, sessions, a credit) on a fresh local
-## store, delivering over real HTTP to a local Utility Cloud + Entra stand-in
+## run: replay the bundled scenario (contract events, sessions, a credit, a Type A → B
+## migration) on a fresh local store, delivering over real HTTP to a local Utility Cloud +
+## Entra stand-in; then price one session on a spot-price tariff with its per-interval table
 run:
 	rm -rf $(DEMO_STORE)
 	UCC_SECRET_NORDLYS=$(DEMO_SECRET) UCC_SECRET_SVEA=$(DEMO_SECRET) \
 	  $(CARGO) run --quiet -p ucc -- --store $(DEMO_STORE) run-scenario $(SCENARIO) --uc-standin
+	@echo
+	@echo "Spot-price tariff (SPEC 13): day-ahead prices of 2026-10-25 (a 100-interval DST day) and"
+	@echo "ECB rates imported, then a night session priced at spot + markup, per interval:"
+	$(CARGO) run --quiet -p ucc -- --store $(DEMO_STORE) spot import $(SCENARIO)/spot/a44-2026-10-25.xml
+	$(CARGO) run --quiet -p ucc -- --store $(DEMO_STORE) spot rates import $(SCENARIO)/spot/ecb-2026-10-23.xml
+	$(CARGO) run --quiet -p ucc -- --store $(DEMO_STORE) price --explain \
+	  --session $(SCENARIO)/spot/session-eirik-fall-back-night.json \
+	  --tenant $(SCENARIO)/spot/tenant-fjordlys-spot.json
 	@echo
 	@echo "Inspect it: cargo run -q -p ucc -- --store $(DEMO_STORE) drivers list --tenant 7080010002488"
 	@echo

@@ -24,7 +24,7 @@ locals {
     # SPEC §13: tenant directory and configs (areas in use), the day items (read, conditional
     # put), the ECB rate items (put).
     spot-prices = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
-    admin-api      = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem", "dynamodb:Query"]
+    admin-api   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem", "dynamodb:Query"]
   }
   # Query on the sparse `due` index (next delivery attempt).
   index_actions = {
