@@ -31,6 +31,7 @@ const RECHECK: Duration = Duration::from_secs(16 * 60);
 ucc_tests::store_tests!(
     spot_session_waits_for_prices_then_is_delivered_once_and_stays_billed,
     the_ecb_rate_is_the_latest_dated_strictly_before_the_delivery_day,
+    a_migrating_tenant_prices_spot_sessions_by_their_end_time,
 );
 
 async fn the_ecb_rate_is_the_latest_dated_strictly_before_the_delivery_day(store: Arc<dyn Store>) {
@@ -78,6 +79,10 @@ async fn the_ecb_rate_is_the_latest_dated_strictly_before_the_delivery_day(store
 }
 
 async fn fjord_tenant(env: &Env) {
+    fjord_tenant_with(env, |_| {}).await;
+}
+
+async fn fjord_tenant_with(env: &Env, change: impl FnOnce(&mut Value)) {
     let mut t: Value = serde_json::from_str(include_str!(
         "../../examples/nordlys/spot/tenant-fjordlys-spot.json"
     ))
@@ -86,6 +91,7 @@ async fn fjord_tenant(env: &Env) {
     t["uc"]["tokenUrl"] = json!(env.standin.token_url());
     t["uc"]["clientId"] = json!(env.standin.client_id());
     t["uc"]["clientSecretRef"] = json!(format!("file:{}", env.secret_file.display()));
+    change(&mut t);
     put_tenant(env.store.as_ref(), &t).await;
     env.contract(event(
         FJORD,
@@ -200,4 +206,58 @@ async fn spot_session_waits_for_prices_then_is_delivered_once_and_stays_billed(
     assert_eq!(posts_of(&env), 1);
     assert_eq!(env.standin.duplicate_posts(), 0);
     assert_eq!(env.standin.schema_violations(), Vec::<String>::new());
+}
+
+/// SPEC §12 × §13: a meter-value tenant migrating to a spot-indexed tariff. A session ending
+/// after the cutover is billed at spot (its prices are looked up although the stored mode is
+/// still meterValue), and one ending before it goes as meter values with its shadow priced
+/// at spot too.
+async fn a_migrating_tenant_prices_spot_sessions_by_their_end_time(store: Arc<dyn Store>) {
+    let env = Env::new(store.clone()).await;
+    let session: Value = serde_json::from_str(SESSION).unwrap();
+    let end: chrono::DateTime<chrono::Utc> =
+        session["timestampEnd"].as_str().unwrap().parse().unwrap();
+    let migrating = |cutover: chrono::DateTime<chrono::Utc>| {
+        move |t: &mut Value| {
+            t["mode"] = json!("meterValue");
+            t["meterValueResolution"] = json!("PT15M");
+            t["migration"] = json!({
+                "to": "costedTransaction",
+                "cutover": cutover.to_rfc3339(),
+                "scheduledAt": "2026-09-01T00:00:00Z",
+            });
+        }
+    };
+    spot_store::put_document(store.as_ref(), &parse_a44(A44).unwrap(), chrono::Utc::now())
+        .await
+        .unwrap();
+    spot_store::put_rates(store.as_ref(), &ecb::parse_ecb(ECB).unwrap())
+        .await
+        .unwrap();
+
+    // Cutover before the session's end: an invoice line at spot, at once.
+    fjord_tenant_with(&env, migrating(end - chrono::TimeDelta::hours(12))).await;
+    let h = env.send(&session).await;
+    assert_eq!(h.outcome, SessionOutcome::Delivered);
+    assert_eq!(posts_of(&env), 1);
+
+    // Cutover after the end (another session id): meter values, with a priced shadow.
+    fjord_tenant_with(&env, migrating(end + chrono::TimeDelta::hours(12))).await;
+    env.d
+        .ctx
+        .forget_tenant(&ucc_shared::gln::Gln::parse(FJORD).unwrap());
+    let mut second = session.clone();
+    second["transactionId"] = json!("FJ-2026-10-25-002");
+    let h = env.send(&second).await;
+    assert_eq!(h.outcome, SessionOutcome::Delivered);
+    let r = rec_of(store.as_ref(), FJORD, "FJ-2026-10-25-002").await;
+    let shadow = r
+        .shadow
+        .expect("a shadow priced with the stored spot prices");
+    assert!(
+        shadow.total_cost_incl_vat > rust_decimal::Decimal::ZERO,
+        "{shadow:?}"
+    );
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    assert_eq!(env.standin.accepted_meter_series().len(), 1);
 }

@@ -41,7 +41,12 @@ pub async fn prefetch(
     session: &SessionCompleted,
     driver: Option<&DriverRecord>,
 ) -> Result<SpotPrices, StoreError> {
-    if cfg.mode != Mode::CostedTransaction {
+    // Priced as Type B by its own end time (SPEC §12): after a migration's cutover although
+    // the stored mode is still meterValue, and before it for the shadow.
+    let end = session.timestamp_end;
+    if crate::migration::mode_at(cfg, end) != Mode::CostedTransaction
+        && !crate::migration::shadow_wanted(cfg, end)
+    {
         return Ok(SpotPrices::default());
     }
     let Ok(tariffs) = cfg.parsed_tariffs() else {

@@ -209,6 +209,37 @@ mod tests {
     use super::*;
     use crate::store::embedded::EmbeddedStore;
 
+    /// Text that deflate cannot shrink below a KB per 1.5 KB (xorshift over 64 symbols), so
+    /// the unit arithmetic below is about sizes, not compression.
+    fn incompressible(n: usize) -> String {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let symbols = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+                char::from(symbols[(x % 64) as usize])
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn documents_are_billed_as_dynamodb_stores_them_deflated() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path().join("s")).unwrap());
+        let c = CountingStore::new(inner);
+        // 3 KB of a repetitive JSON payload deflates under a KB: one unit, not three.
+        let doc = "{\"k\":\"v\"},".repeat(300);
+        c.put(
+            Item::new(Key::new("T#1", "A"), doc, 1),
+            Condition::NotExists,
+        )
+        .await
+        .unwrap();
+        assert_eq!(c.units().write, 1);
+    }
+
     #[tokio::test]
     async fn bills_request_units_as_dynamodb_on_demand_does() {
         let dir = tempfile::tempdir().unwrap();
@@ -217,13 +248,13 @@ mod tests {
         let key = Key::new("T#1", "A");
 
         // 1.5 KB is 2 write units, and 2 more for the copy in the due index.
-        let due = Item::new(key.clone(), "x".repeat(1500), 1).with_index("T#1#DUE", "0001");
+        let due = Item::new(key.clone(), incompressible(1500), 1).with_index("T#1#DUE", "0001");
         c.put(due, Condition::NotExists).await.unwrap();
         assert_eq!(c.units().write, 4);
 
         // In a transaction everything doubles: the put 2 × 2, leaving the index 1, the
         // condition check 2 × 1.
-        let settled = Item::new(key.clone(), "x".repeat(1500), 2);
+        let settled = Item::new(key.clone(), incompressible(1500), 2);
         c.transact(vec![
             WriteOp::Put {
                 item: settled,
