@@ -426,6 +426,7 @@ async fn every_lambda_function_has_a_protocol_test() {
         "reconciliation",
         "servicebus-pull",
         "session-completed",
+        "spot-prices",
     ];
     for f in lambda_functions() {
         assert!(
@@ -538,6 +539,24 @@ async fn reconciliation_bootstrap_runs_for_every_tenant() {
     let (_dir, store) = store_with_tenant().await;
     let run = invoke("reconciliation", &store, json!({})).await;
     assert_eq!(run.response["tenants"], 1, "{}", run.response);
+}
+
+/// The schedule's invocation answers with the run's report and logs it in one line (the
+/// alarm's metric filter reads it). The store's tenant has no spot-indexed tariff, so
+/// whatever the hour, nothing is fetched and no alarm is raised.
+#[tokio::test]
+async fn spot_prices_bootstrap_reports_its_run() {
+    let (_dir, store) = store_with_tenant().await;
+    let run = invoke("spot-prices", &store, json!({})).await;
+    assert_eq!(run.response["areas"], json!([]), "{}", run.response);
+    assert_eq!(run.response["alarm"], false);
+    assert!(
+        json_lines(&run.stderr)
+            .iter()
+            .any(|l| l["fields"]["message"] == "spot-prices run"),
+        "no run line in {:?}",
+        run.stderr
+    );
 }
 
 #[tokio::test]
@@ -654,7 +673,7 @@ async fn packaged_custom_handler_answers_every_function_of_the_app_layout() {
         .filter(|p| p.join("function.json").is_file())
         .collect();
     functions.sort();
-    assert_eq!(functions.len(), 6, "{functions:?}");
+    assert_eq!(functions.len(), 7, "{functions:?}");
     for dir in functions {
         let name = dir
             .file_name()
@@ -731,6 +750,9 @@ async fn packaged_custom_handler_answers_every_function_of_the_app_layout() {
             }
             "session-completed" => {
                 assert_eq!(answer["ReturnValue"]["outcome"], "ignored", "{answer}")
+            }
+            "spot-prices" => {
+                assert_eq!(answer["ReturnValue"]["areas"], json!([]), "{answer}")
             }
             _ => {}
         }
