@@ -16,7 +16,7 @@ pub mod store;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use chrono::{DateTime, Days, NaiveDate, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Days, NaiveDate, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
@@ -40,6 +40,24 @@ pub fn quarter_of(t: DateTime<Utc>) -> DateTime<Utc> {
 /// The CET/CEST delivery day containing `t`.
 pub fn delivery_day(t: DateTime<Utc>) -> NaiveDate {
     t.with_timezone(&MARKET_ZONE).date_naive()
+}
+
+/// Delivery days the connector serves: the day-ahead market and today's time-zone rules
+/// (before 1900 the zone database gives local mean time, whose days are not 92, 96 or 100
+/// quarters long).
+pub const FIRST_YEAR: i32 = 2000;
+pub const LAST_YEAR: i32 = 2099;
+
+/// A delivery day as given by an operator or a caller (`YYYY-MM-DD`, 2000–2099).
+pub fn parse_delivery_day(raw: &str) -> Result<NaiveDate, String> {
+    let day = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| format!("{raw:?} is not a date YYYY-MM-DD"))?;
+    if !(FIRST_YEAR..=LAST_YEAR).contains(&day.year()) {
+        return Err(format!(
+            "{raw:?} is outside the delivery days served ({FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31)"
+        ));
+    }
+    Ok(day)
 }
 
 /// `[start, end)` of a delivery day in UTC: 24 h, or 23/25 h on DST days.
@@ -181,6 +199,26 @@ pub fn per_kwh(eur_mwh: Decimal, rate: Decimal) -> Decimal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_day_served_has_92_96_or_100_quarters_and_others_are_refused() {
+        let mut day = NaiveDate::from_ymd_opt(FIRST_YEAR, 1, 1).unwrap();
+        let last = NaiveDate::from_ymd_opt(LAST_YEAR, 12, 31).unwrap();
+        while day <= last {
+            let n = day_quarters(day).len();
+            assert!(matches!(n, 92 | 96 | 100), "{day}: {n} quarters");
+            assert_eq!(parse_delivery_day(&day.to_string()), Ok(day));
+            day = day.succ_opt().unwrap();
+        }
+        // Schemathesis found 0752-09-14: 97 quarters of local mean time.
+        assert!(parse_delivery_day("0752-09-14")
+            .unwrap_err()
+            .contains("outside"));
+        assert!(parse_delivery_day("2100-01-01").is_err());
+        assert!(parse_delivery_day("2026-13-01")
+            .unwrap_err()
+            .contains("YYYY-MM-DD"));
+    }
 
     fn day(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()

@@ -6,7 +6,6 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Json;
-use chrono::NaiveDate;
 use ucc_shared::spot::{store as spot_store, Area};
 
 use super::errors::{ApiError, ApiResult};
@@ -24,8 +23,8 @@ pub async fn day(
         .map_err(|e: ucc_shared::spot::area::UnknownArea| {
             ApiError::invalid("area", e.to_string())
         })?;
-    let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
-        .map_err(|_| ApiError::invalid("day", format!("{day:?} is not a date YYYY-MM-DD")))?;
+    let day =
+        ucc_shared::spot::parse_delivery_day(&day).map_err(|e| ApiError::invalid("day", e))?;
     Ok(Json(
         spot_store::day_report(s.d.ctx.store.as_ref(), area, day).await?,
     ))

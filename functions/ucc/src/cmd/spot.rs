@@ -87,8 +87,7 @@ pub fn parse_area(raw: &str) -> Result<Area, String> {
 }
 
 pub fn parse_day(raw: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .map_err(|_| format!("--day: {raw:?} is not a date YYYY-MM-DD"))
+    spot::parse_delivery_day(raw).map_err(|e| format!("--day: {e}"))
 }
 
 async fn show(store: &str, area: &str, day: &str, json: bool) -> CmdResult {
