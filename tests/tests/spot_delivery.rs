@@ -32,6 +32,7 @@ ucc_tests::store_tests!(
     spot_session_waits_for_prices_then_is_delivered_once_and_stays_billed,
     the_ecb_rate_is_the_latest_dated_strictly_before_the_delivery_day,
     a_migrating_tenant_prices_spot_sessions_by_their_end_time,
+    a_stale_instance_cannot_reprice_a_session_already_priced,
 );
 
 async fn the_ecb_rate_is_the_latest_dated_strictly_before_the_delivery_day(store: Arc<dyn Store>) {
@@ -260,4 +261,38 @@ async fn a_migrating_tenant_prices_spot_sessions_by_their_end_time(store: Arc<dy
     );
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     assert_eq!(env.standin.accepted_meter_series().len(), 1);
+}
+
+/// The priced payload is written only over the version that was read: an instance whose
+/// lease ran out mid-reprice (so it holds a stale version) cannot overwrite the bill.
+async fn a_stale_instance_cannot_reprice_a_session_already_priced(store: Arc<dyn Store>) {
+    use ucc_shared::delivery::spot_wait::{reprice, Reprice};
+    let env = Env::new(store.clone()).await;
+    fjord_tenant(&env).await;
+    let session: Value = serde_json::from_str(SESSION).unwrap();
+    env.send(&session).await;
+    spot_store::put_document(store.as_ref(), &parse_a44(A44).unwrap(), chrono::Utc::now())
+        .await
+        .unwrap();
+    spot_store::put_rates(store.as_ref(), &ecb::parse_ecb(ECB).unwrap())
+        .await
+        .unwrap();
+    let gln = ucc_shared::gln::Gln::parse(FJORD).unwrap();
+    let cfg = env.d.ctx.tenant(&gln).await.unwrap().unwrap();
+    let (waiting, v) = ucc_shared::delivery::credit::find(&env.d, None, TX)
+        .await
+        .unwrap();
+    let first = reprice(&env.d, &cfg, waiting.clone(), v).await.unwrap();
+    let Reprice::Priced { record: priced, .. } = first else {
+        panic!("the first instance did not price it");
+    };
+    let second = reprice(&env.d, &cfg, waiting, v).await.unwrap();
+    assert!(
+        matches!(second, Reprice::Lost),
+        "a stale version priced it again"
+    );
+    assert_eq!(
+        rec_of(store.as_ref(), FJORD, TX).await.payload,
+        priced.payload
+    );
 }

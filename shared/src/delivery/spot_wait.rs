@@ -96,7 +96,7 @@ pub(crate) fn awaiting_record(
 }
 
 /// What the timer found for a waiting record.
-pub(crate) enum Reprice {
+pub enum Reprice {
     /// Priced and stored (the record as written, at `version`).
     Priced {
         record: DeliveryRecord,
@@ -113,7 +113,7 @@ pub(crate) enum Reprice {
 
 /// Prices a claimed, waiting record with what is stored now. When priced, the payload is
 /// written (conditional on `version`) before anything is posted.
-pub(crate) async fn reprice(
+pub async fn reprice(
     d: &Deliverer,
     cfg: &TenantConfig,
     mut record: DeliveryRecord,
