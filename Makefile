@@ -62,7 +62,8 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## bench: measures everything in BENCHMARKS.md and rewrites it: criterion (pricing), the
+## bench: measures everything in BENCHMARKS.md and rewrites it: criterion (pricing),
+## whole-process pricing beside ocpi-tariffs on the same 20,000 CDRs, the
 ## end-to-end load run on the embedded store, on DynamoDB Local and on Azure Tables (Azurite),
 ## artifact sizes and cold start (so it packages every function), the AWS cost model and the
 ## Azure Table Storage one beside DynamoDB's, the Service Bus pull path (stand-in, 1 and 4
@@ -72,7 +73,8 @@ bench:
 	mkdir -p $(BENCH_DIR)
 	scripts/machine-info.sh > $(BENCH_DIR)/machine.txt
 	$(CARGO) bench -p ucc-shared --bench pricing -- --warm-up-time 2 --measurement-time 5
-	$(CARGO) build --release -p ucc-bench
+	$(CARGO) build --release -p ucc -p ucc-bench
+	scripts/price-compare.sh | tee $(BENCH_DIR)/price-compare.json
 	target/release/ucc-load --store embedded --out $(BENCH_DIR)/load-embedded.json
 	target/release/ucc-load --store embedded --mode servicebus --out $(BENCH_DIR)/load-servicebus.json
 	scripts/with-dynamodb-local.sh target/release/ucc-load --store dynamodb --out $(BENCH_DIR)/load-dynamodb.json

@@ -9,13 +9,17 @@ use serde_json::Value;
 /// Reads a JSON number or numeric string as an exact decimal. With serde_json's
 /// `arbitrary_precision`, a number keeps its source digits, so `0.1` stays `0.1`.
 pub fn from_json(v: &Value) -> Option<Decimal> {
-    let text = match v {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.trim().to_owned(),
-        _ => return None,
-    };
-    Decimal::from_str(&text)
-        .or_else(|_| Decimal::from_scientific(&text))
+    match v {
+        Value::Number(n) => from_text(n.as_str()),
+        Value::String(s) => from_text(s.trim()),
+        _ => None,
+    }
+}
+
+/// A decimal from a number's text (plain or scientific), exactly.
+pub fn from_text(text: &str) -> Option<Decimal> {
+    Decimal::from_str(text)
+        .or_else(|_| Decimal::from_scientific(text))
         .ok()
 }
 

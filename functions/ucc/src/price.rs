@@ -13,8 +13,9 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use ucc_shared::pricing::json::{decimal_of, JsonPath};
 use ucc_shared::pricing::{
-    explain, output, parse_cdr, parse_tariff_at, parse_zone, price_cdr, price_session_with_spot,
-    resolve_cdr_zone, select_tariff, Cdr, InvoiceSettings, PricingResult, Tariff,
+    cdr::parse_cdr_json, explain, output, parse_cdr, parse_tariff_at, parse_zone, price_cdr,
+    price_session_with_spot, resolve_cdr_zone, select_tariff, Cdr, InvoiceSettings, PricingResult,
+    Tariff,
 };
 use ucc_shared::session::SessionCompleted;
 use ucc_shared::spot::{SpotNeed, SpotPrices};
@@ -67,9 +68,16 @@ pub fn run_with_tenant(
     tenant: Option<TenantPricing>,
     spot: SpotFetch<'_>,
 ) -> ExitCode {
+    // Buffered: `--cdrs` prints one line per CDR, and a locked stdout alone flushes (one
+    // write syscall) per line. Flushed before any error line, so results stay ahead of it.
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    match run_to(args, tenant, spot, &mut out) {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let result = run_to(args, tenant, spot, &mut out).and_then(|()| {
+        out.flush()
+            .map_err(|e| Failure(format!("cannot write output: {e}")))
+    });
+    let _ = out.flush();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(msg)) => {
             let one_line = msg.replace(['\n', '\r'], " ");
@@ -101,19 +109,41 @@ fn run_to(
     };
     if let Some(path) = &args.cdr {
         let v = read_json(path)?;
-        let text = price_one_cdr(&v, tariffs.as_deref(), args, path, None)?;
-        write_out(out, &text)
+        let cdr = parse_cdr(&v).map_err(|e| Failure::at(path, e))?;
+        let result = price_one_cdr(&cdr, tariffs.as_deref(), args, path, None)?;
+        write_out(out, &render(&result, None, args, false))
     } else if let Some(path) = &args.cdrs {
         let f = std::fs::File::open(path).map_err(|e| Failure::at(path, e))?;
-        for (i, line) in BufReader::new(f).lines().enumerate() {
-            let line = line.map_err(|e| Failure::at(path, e))?;
+        let mut reader = BufReader::with_capacity(1 << 16, f);
+        let mut line = String::new();
+        let mut line_out = Vec::with_capacity(4096);
+        for i in 0.. {
+            line.clear();
+            if reader
+                .read_line(&mut line)
+                .map_err(|e| Failure::at(path, e))?
+                == 0
+            {
+                break;
+            }
             if line.trim().is_empty() {
                 continue;
             }
-            let v: Value = serde_json::from_str(&line)
-                .map_err(|e| Failure::at(path, format!("line {}: not valid JSON: {e}", i + 1)))?;
-            let text = price_one_cdr(&v, tariffs.as_deref(), args, path, Some(i + 1))?;
-            write_out(out, &text)?;
+            let cdr = parse_cdr_json(line.as_bytes())
+                .map_err(|e| Failure::at(path, format!("line {}: {e}", i + 1)))?;
+            let result = price_one_cdr(&cdr, tariffs.as_deref(), args, path, Some(i + 1))?;
+            if args.explain {
+                write_out(out, &render(&result, None, args, true))?;
+            } else {
+                // Straight from the typed result (no `Value` tree per CDR) into one reused
+                // line buffer, written out whole.
+                line_out.clear();
+                serde_json::to_writer(&mut line_out, &output::result_out(&result))
+                    .map_err(|e| Failure(format!("cannot write output: {e}")))?;
+                line_out.push(b'\n');
+                out.write_all(&line_out)
+                    .map_err(|e| Failure(format!("cannot write output: {e}")))?;
+            }
         }
         Ok(())
     } else if let Some(path) = &args.session {
@@ -154,17 +184,16 @@ fn load_tariffs(path: &Path) -> Result<Vec<Tariff>, Failure> {
 }
 
 fn price_one_cdr(
-    v: &Value,
+    cdr: &Cdr,
     tariffs: Option<&[Tariff]>,
     args: &PriceArgs,
     path: &Path,
     line: Option<usize>,
-) -> Result<String, Failure> {
+) -> Result<PricingResult, Failure> {
     let at = |msg: String| match line {
         Some(n) => Failure::at(path, format!("line {n}: {msg}")),
         None => Failure::at(path, msg),
     };
-    let cdr: Cdr = parse_cdr(v).map_err(|e| at(e.to_string()))?;
     let own;
     let candidates: &[Tariff] = match tariffs {
         Some(t) => t,
@@ -178,8 +207,8 @@ fn price_one_cdr(
     };
     let tariff = select_tariff(candidates, &BTreeMap::new(), None, cdr.start)
         .map_err(|e| at(e.to_string()))?;
-    let tz = resolve_cdr_zone(&cdr, args.tz.as_deref()).map_err(|e| at(e.to_string()))?;
-    let mut result = price_cdr(&cdr, tariff, tz);
+    let tz = resolve_cdr_zone(cdr, args.tz.as_deref()).map_err(|e| at(e.to_string()))?;
+    let mut result = price_cdr(cdr, tariff, tz);
     if let Some(c) = &cdr.currency {
         if c != &tariff.currency {
             result.warnings.push(format!(
@@ -188,7 +217,7 @@ fn price_one_cdr(
             ));
         }
     }
-    Ok(render(&result, None, args, line.is_some()))
+    Ok(result)
 }
 
 fn render(

@@ -8,10 +8,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use super::json::{
-    as_array, as_datetime, as_non_negative_decimal, as_object, as_str, field, required, FieldError,
-    JsonPath,
-};
+use super::doc::Doc;
+use super::json::{FieldError, JsonPath};
 use super::periods::ChargingPeriod;
 use super::tariff::{parse_tariff_at, Tariff, TariffError};
 
@@ -50,16 +48,33 @@ impl Cdr {
 }
 
 pub fn parse_cdr(v: &Value) -> Result<Cdr, FieldError> {
+    parse_cdr_doc(&Doc::view(v))
+}
+
+/// A CDR straight from its JSON text (the `ucc price --cdrs` path: no `Value` per CDR).
+pub fn parse_cdr_json(bytes: &[u8]) -> Result<Cdr, CdrTextError> {
+    let doc = Doc::parse(bytes).map_err(|e| CdrTextError::Json(e.to_string()))?;
+    parse_cdr_doc(&doc).map_err(CdrTextError::Field)
+}
+
+/// Why a CDR's text was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CdrTextError {
+    #[error("not valid JSON: {0}")]
+    Json(String),
+    #[error("{0}")]
+    Field(FieldError),
+}
+
+pub fn parse_cdr_doc(obj: &Doc<'_>) -> Result<Cdr, FieldError> {
     let root = JsonPath::root();
-    let obj = as_object(v, &root)?;
-    let start = as_datetime(
-        required(obj, "start_date_time", &root)?,
-        &root.key("start_date_time"),
-    )?;
-    let end = as_datetime(
-        required(obj, "end_date_time", &root)?,
-        &root.key("end_date_time"),
-    )?;
+    obj.object(&root)?;
+    let start = obj
+        .required("start_date_time", &root)?
+        .datetime(&root.key("start_date_time"))?;
+    let end = obj
+        .required("end_date_time", &root)?
+        .datetime(&root.key("end_date_time"))?;
     if end < start {
         return Err(FieldError::new(
             &root.key("end_date_time"),
@@ -79,28 +94,29 @@ pub fn parse_cdr(v: &Value) -> Result<Cdr, FieldError> {
             ),
         ));
     }
-    let id = field(obj, "id")
-        .map(|v| as_str(v, &root.key("id")).map(str::to_owned))
-        .transpose()?;
-    let currency = field(obj, "currency")
-        .map(|v| as_str(v, &root.key("currency")).map(str::to_owned))
-        .transpose()?;
+    let text = |o: &Doc<'_>, key: &str, path: &JsonPath| -> Result<Option<String>, FieldError> {
+        o.field(key)
+            .map(|v| v.string(&path.key(key)).map(str::to_owned))
+            .transpose()
+    };
+    let id = text(obj, "id", &root)?;
+    let currency = text(obj, "currency", &root)?;
     let (mut time_zone, mut country) = (None, None);
-    if let Some(loc) = field(obj, "cdr_location") {
+    if let Some(loc) = obj.field("cdr_location") {
         let lp = root.key("cdr_location");
-        let lo = as_object(loc, &lp)?;
-        time_zone = field(lo, "time_zone")
-            .map(|v| as_str(v, &lp.key("time_zone")).map(str::to_owned))
-            .transpose()?;
-        country = field(lo, "country")
-            .map(|v| as_str(v, &lp.key("country")).map(str::to_owned))
-            .transpose()?;
+        loc.object(&lp)?;
+        time_zone = text(loc, "time_zone", &lp)?;
+        country = text(loc, "country", &lp)?;
     }
-    let tariffs_raw = match field(obj, "tariffs") {
-        Some(t) => as_array(t, &root.key("tariffs"))?.clone(),
+    let tariffs_raw = match obj.field("tariffs") {
+        Some(t) => t
+            .array(&root.key("tariffs"))?
+            .iter()
+            .map(Doc::to_value)
+            .collect(),
         None => Vec::new(),
     };
-    let cp = required(obj, "charging_periods", &root)?;
+    let cp = obj.required("charging_periods", &root)?;
     let periods = parse_charging_periods(cp, &root.key("charging_periods"), start, end)?;
     Ok(Cdr {
         id,
@@ -118,18 +134,18 @@ pub fn parse_cdr(v: &Value) -> Result<Cdr, FieldError> {
 /// A first period starting before the session start is tolerated: CPOs align periods to
 /// clock boundaries (seen in real CDRs), and cumulative durations count from it.
 pub fn parse_charging_periods(
-    v: &Value,
+    v: &Doc<'_>,
     path: &JsonPath,
     _start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Result<Vec<ChargingPeriod>, FieldError> {
-    let items = as_array(v, path)?;
+    let items = v.array(path)?;
     let mut out: Vec<ChargingPeriod> = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
+    for (i, o) in items.iter().enumerate() {
         let p = path.index(i);
-        let o = as_object(item, &p)?;
+        o.object(&p)?;
         let sp = p.key("start_date_time");
-        let ps = as_datetime(required(o, "start_date_time", &p)?, &sp)?;
+        let ps = o.required("start_date_time", &p)?.datetime(&sp)?;
         if ps > end {
             return Err(FieldError::new(
                 &sp,
@@ -155,14 +171,13 @@ pub fn parse_charging_periods(
         };
         let (mut avg_current, mut avg_power) = (None, None);
         let dp = p.key("dimensions");
-        for (j, d) in as_array(required(o, "dimensions", &p)?, &dp)?
-            .iter()
-            .enumerate()
-        {
+        for (j, dobj) in o.required("dimensions", &p)?.array(&dp)?.iter().enumerate() {
             let q = dp.index(j);
-            let dobj = as_object(d, &q)?;
-            let t = as_str(required(dobj, "type", &q)?, &q.key("type"))?;
-            let vol = as_non_negative_decimal(required(dobj, "volume", &q)?, &q.key("volume"))?;
+            dobj.object(&q)?;
+            let t = dobj.required("type", &q)?.string(&q.key("type"))?;
+            let vol = dobj
+                .required("volume", &q)?
+                .non_negative_decimal(&q.key("volume"))?;
             match t {
                 "ENERGY" => period.energy_kwh = Some(vol),
                 "TIME" => period.charging_secs = Some(vol * SECS_PER_HOUR),

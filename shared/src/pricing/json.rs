@@ -11,6 +11,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
+use super::doc::Doc;
+
 /// A JSON path such as `elements[1].restrictions.start_time`. Segments borrow their parent,
 /// so building a path costs nothing; it is rendered to text only when an error is reported
 /// (parsing sits on the per-session hot path).
@@ -95,7 +97,10 @@ pub type FieldResult<T> = Result<T, FieldError>;
 
 /// Short rendering of a value for messages; long values are cut so one line stays one line.
 pub fn show(v: &Value) -> String {
-    let s = v.to_string();
+    cut(v.to_string())
+}
+
+fn cut(s: String) -> String {
     if s.chars().count() > 60 {
         let cut: String = s.chars().take(57).collect();
         format!("{cut}...")
@@ -142,20 +147,11 @@ pub use crate::decimal::from_json as decimal_of;
 pub const MAX_MAGNITUDE: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0); // 1e12
 
 pub fn as_decimal(v: &Value, path: &JsonPath) -> FieldResult<Decimal> {
-    let d = decimal_of(v)
-        .ok_or_else(|| FieldError::new(path, format!("{} is not a number", show(v))))?;
-    if d.abs() > MAX_MAGNITUDE {
-        return Err(FieldError::new(path, format!("{d} is too large")));
-    }
-    Ok(d)
+    Doc::view(v).decimal(path)
 }
 
 pub fn as_non_negative_decimal(v: &Value, path: &JsonPath) -> FieldResult<Decimal> {
-    let d = as_decimal(v, path)?;
-    if d.is_sign_negative() && !d.is_zero() {
-        return Err(FieldError::new(path, format!("{d} is negative")));
-    }
-    Ok(d)
+    Doc::view(v).non_negative_decimal(path)
 }
 
 /// A whole number ≥ 0. OCPI declares `step_size` and durations as `int`; `300.0` is accepted
@@ -173,9 +169,76 @@ pub fn as_non_negative_int(v: &Value, path: &JsonPath) -> FieldResult<u64> {
 
 /// RFC 3339 with offset; OCPI also allows a timestamp without zone designator, meaning UTC.
 pub fn as_datetime(v: &Value, path: &JsonPath) -> FieldResult<DateTime<Utc>> {
-    let s = as_str(v, path)?;
-    parse_datetime(s)
-        .ok_or_else(|| FieldError::new(path, format!("\"{s}\" is not an RFC 3339 date-time")))
+    Doc::view(v).datetime(path)
+}
+
+/// The same readers over a borrowed [`Doc`] (the per-event path); the `Value` readers above
+/// go through these.
+impl<'a> Doc<'a> {
+    pub fn object(&self, path: &JsonPath) -> FieldResult<&Self> {
+        if self.is_object() {
+            Ok(self)
+        } else {
+            Err(FieldError::new(
+                path,
+                format!("expected an object, got {}", self.show()),
+            ))
+        }
+    }
+
+    pub fn array(&self, path: &JsonPath) -> FieldResult<&[Doc<'a>]> {
+        self.as_array()
+            .ok_or_else(|| FieldError::new(path, format!("expected an array, got {}", self.show())))
+    }
+
+    /// Present and not `null`.
+    pub fn field(&self, key: &str) -> Option<&Doc<'a>> {
+        self.get(key).filter(|v| !v.is_null())
+    }
+
+    pub fn required(&self, key: &str, path: &JsonPath) -> FieldResult<&Doc<'a>> {
+        self.field(key)
+            .ok_or_else(|| FieldError::new(&path.key(key), "is required"))
+    }
+
+    pub fn string(&self, path: &JsonPath) -> FieldResult<&str> {
+        self.as_str()
+            .ok_or_else(|| FieldError::new(path, format!("expected a string, got {}", self.show())))
+    }
+
+    /// Short rendering for messages, as [`show`] renders a `Value`.
+    pub fn show(&self) -> String {
+        cut(self.to_string())
+    }
+
+    /// An exact decimal from a number or numeric string, within [`MAX_MAGNITUDE`].
+    pub fn decimal(&self, path: &JsonPath) -> FieldResult<Decimal> {
+        let d = match self {
+            Doc::Number(n) => crate::decimal::from_text(n),
+            Doc::String(s) => crate::decimal::from_text(s.trim()),
+            _ => None,
+        }
+        .ok_or_else(|| FieldError::new(path, format!("{} is not a number", self.show())))?;
+        if d.abs() > MAX_MAGNITUDE {
+            return Err(FieldError::new(path, format!("{d} is too large")));
+        }
+        Ok(d)
+    }
+
+    pub fn non_negative_decimal(&self, path: &JsonPath) -> FieldResult<Decimal> {
+        let d = self.decimal(path)?;
+        if d.is_sign_negative() && !d.is_zero() {
+            return Err(FieldError::new(path, format!("{d} is negative")));
+        }
+        Ok(d)
+    }
+
+    /// RFC 3339 with offset, or without zone designator meaning UTC (OCPI).
+    pub fn datetime(&self, path: &JsonPath) -> FieldResult<DateTime<Utc>> {
+        let s = self.string(path)?;
+        parse_datetime(s)
+            .ok_or_else(|| FieldError::new(path, format!("\"{s}\" is not an RFC 3339 date-time")))
+    }
 }
 
 pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {

@@ -8,6 +8,7 @@
 //! - [`parse_tariff`]: strict tariff validation, also used by the tenant config validator.
 
 pub mod cdr;
+pub mod doc;
 pub mod engine;
 pub mod explain;
 pub mod invoice;

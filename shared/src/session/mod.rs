@@ -7,13 +7,11 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::pricing::cdr::parse_charging_periods;
-use crate::pricing::json::{
-    as_array, as_datetime, as_non_negative_decimal, as_object, as_str, field, show, FieldError,
-    JsonPath,
-};
+use crate::pricing::doc::Doc;
+use crate::pricing::json::{FieldError, JsonPath};
 use crate::pricing::periods::{ChargingPeriod, Reading};
 
 /// Longer sessions are data errors; refusing them also bounds the work of period derivation.
@@ -95,23 +93,30 @@ pub struct SessionCompleted {
 }
 
 impl SessionCompleted {
+    /// From the event's JSON text, read through a borrowing [`Doc`] (no `Value` tree: this
+    /// is the per-session hot path).
     pub fn from_json(bytes: &[u8]) -> Result<Self, SessionError> {
-        let v: Value =
-            serde_json::from_slice(bytes).map_err(|e| SessionError::Json(e.to_string()))?;
-        Self::from_value(&v)
+        let doc = Doc::parse(bytes).map_err(|e| SessionError::Json(e.to_string()))?;
+        Self::from_doc(&doc)
     }
 
     pub fn from_value(v: &Value) -> Result<Self, SessionError> {
+        Self::from_doc(&Doc::view(v))
+    }
+
+    pub fn from_doc(obj: &Doc<'_>) -> Result<Self, SessionError> {
         let root = JsonPath::root();
-        let obj = as_object(v, &root)?;
+        obj.object(&root)?;
         let customer_id = req_string(obj, "customerId")?;
-        let transaction_id = match field(obj, "transactionId") {
-            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-            Some(Value::Number(n)) if n.as_u64().is_some() || n.as_i64().is_some() => n.to_string(),
+        let transaction_id = match obj.field("transactionId") {
+            Some(Doc::String(s)) if !s.trim().is_empty() => s.to_string(),
+            Some(n @ Doc::Number(text)) if n.as_u64().is_some() || n.as_i64().is_some() => {
+                text.to_string()
+            }
             Some(other) => {
                 return Err(FieldError::new(
                     &root.key("transactionId"),
-                    format!("{} is not a non-empty string or an integer", show(other)),
+                    format!("{} is not a non-empty string or an integer", other.show()),
                 )
                 .into())
             }
@@ -125,9 +130,8 @@ impl SessionCompleted {
         let authorized_tag_name = opt_string(obj, "authorizedTagName")?;
         let socket_id = opt_int(obj, "socketId")?;
         let site_id = opt_int(obj, "siteId")?;
-        let timestamp_start =
-            as_datetime(req(obj, "timestampStart")?, &root.key("timestampStart"))?;
-        let timestamp_end = as_datetime(req(obj, "timestampEnd")?, &root.key("timestampEnd"))?;
+        let timestamp_start = req(obj, "timestampStart")?.datetime(&root.key("timestampStart"))?;
+        let timestamp_end = req(obj, "timestampEnd")?.datetime(&root.key("timestampEnd"))?;
         if timestamp_end < timestamp_start {
             return Err(FieldError::new(
                 &root.key("timestampEnd"),
@@ -147,9 +151,9 @@ impl SessionCompleted {
             .into());
         }
         let meter_read_start_wh =
-            as_non_negative_decimal(req(obj, "meterReadStartWh")?, &root.key("meterReadStartWh"))?;
+            req(obj, "meterReadStartWh")?.non_negative_decimal(&root.key("meterReadStartWh"))?;
         let meter_read_end_wh =
-            as_non_negative_decimal(req(obj, "meterReadEndWh")?, &root.key("meterReadEndWh"))?;
+            req(obj, "meterReadEndWh")?.non_negative_decimal(&root.key("meterReadEndWh"))?;
         if meter_read_end_wh < meter_read_start_wh {
             return Err(FieldError::new(
                 &root.key("meterReadEndWh"),
@@ -159,22 +163,18 @@ impl SessionCompleted {
         }
 
         let mut meter_values = Vec::new();
-        if let Some(mv) = field(obj, "meterValues") {
+        if let Some(mv) = obj.field("meterValues") {
             let mp = root.key("meterValues");
             let mut prev: Option<(DateTime<Utc>, Decimal)> = None;
-            for (i, item) in as_array(mv, &mp)?.iter().enumerate() {
+            let items = mv.array(&mp)?;
+            meter_values.reserve(items.len());
+            for (i, o) in items.iter().enumerate() {
                 let p = mp.index(i);
-                let o = as_object(item, &p)?;
-                let ts = as_datetime(
-                    field(o, "timestamp")
-                        .ok_or_else(|| FieldError::new(&p.key("timestamp"), "is required"))?,
-                    &p.key("timestamp"),
-                )?;
-                let wh = as_non_negative_decimal(
-                    field(o, "energyWh")
-                        .ok_or_else(|| FieldError::new(&p.key("energyWh"), "is required"))?,
-                    &p.key("energyWh"),
-                )?;
+                o.object(&p)?;
+                let ts = o.required("timestamp", &p)?.datetime(&p.key("timestamp"))?;
+                let wh = o
+                    .required("energyWh", &p)?
+                    .non_negative_decimal(&p.key("energyWh"))?;
                 if ts < timestamp_start || ts > timestamp_end {
                     return Err(FieldError::new(
                         &p.key("timestamp"),
@@ -228,7 +228,7 @@ impl SessionCompleted {
             }
         }
 
-        let charging_periods = match field(obj, "chargingPeriods") {
+        let charging_periods = match obj.field("chargingPeriods") {
             Some(cp) => Some(parse_charging_periods(
                 cp,
                 &root.key("chargingPeriods"),
@@ -288,28 +288,28 @@ impl SessionCompleted {
     }
 }
 
-fn req<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<&'a Value, FieldError> {
-    field(obj, key).ok_or_else(|| FieldError::new(&JsonPath::root().key(key), "is required"))
+fn req<'d, 'a>(obj: &'d Doc<'a>, key: &str) -> Result<&'d Doc<'a>, FieldError> {
+    obj.required(key, &JsonPath::root())
 }
 
-fn req_string(obj: &Map<String, Value>, key: &str) -> Result<String, FieldError> {
+fn req_string(obj: &Doc<'_>, key: &str) -> Result<String, FieldError> {
     let root = JsonPath::root();
     let p = root.key(key);
-    let s = as_str(req(obj, key)?, &p)?;
+    let s = req(obj, key)?.string(&p)?;
     if s.trim().is_empty() {
         return Err(FieldError::new(&p, "must not be empty"));
     }
     Ok(s.to_owned())
 }
 
-fn opt_string(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, FieldError> {
-    field(obj, key)
-        .map(|v| as_str(v, &JsonPath::root().key(key)).map(str::to_owned))
+fn opt_string(obj: &Doc<'_>, key: &str) -> Result<Option<String>, FieldError> {
+    obj.field(key)
+        .map(|v| v.string(&JsonPath::root().key(key)).map(str::to_owned))
         .transpose()
 }
 
-fn opt_int(obj: &Map<String, Value>, key: &str) -> Result<Option<i64>, FieldError> {
-    field(obj, key)
+fn opt_int(obj: &Doc<'_>, key: &str) -> Result<Option<i64>, FieldError> {
+    obj.field(key)
         .map(|v| {
             // eMabler sends numbers; a numeric string is the same id, not a reason to park.
             v.as_i64()
@@ -317,7 +317,7 @@ fn opt_int(obj: &Map<String, Value>, key: &str) -> Result<Option<i64>, FieldErro
                 .ok_or_else(|| {
                     FieldError::new(
                         &JsonPath::root().key(key),
-                        format!("{} is not an integer", show(v)),
+                        format!("{} is not an integer", v.show()),
                     )
                 })
         })

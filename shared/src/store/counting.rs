@@ -33,6 +33,9 @@ pub struct RequestUnits {
     /// Read request units, in halves (an eventually consistent 4 KB read is half a unit).
     pub read_halves: u64,
     pub write: u64,
+    /// What the same writes would cost with documents stored as they are (not deflated):
+    /// the cost model's baseline design does not compress.
+    pub write_plain: u64,
 }
 
 impl RequestUnits {
@@ -59,6 +62,7 @@ struct Counters {
     query_index: AtomicU64,
     read_halves: AtomicU64,
     write_units: AtomicU64,
+    write_units_plain: AtomicU64,
 }
 
 /// Wraps any [`Store`] and counts each request by kind, and the request units DynamoDB
@@ -91,6 +95,7 @@ impl CountingStore {
         RequestUnits {
             read_halves: self.counters.read_halves.load(Ordering::Relaxed),
             write: self.counters.write_units.load(Ordering::Relaxed),
+            write_plain: self.counters.write_units_plain.load(Ordering::Relaxed),
         }
     }
 
@@ -106,17 +111,26 @@ impl CountingStore {
     /// units it consumed), but only a `committed` one changes the due index.
     fn write(&self, key: &Key, item: Option<&Item>, factor: u64, committed: bool) {
         let size = item.map_or(0, super::dynamodb::billed_size);
-        let mut wru = units(size, WRITE_UNIT) * factor;
+        let plain = item.map_or(0, Item::size);
+        let (mut wru, mut plain_wru) = (
+            units(size, WRITE_UNIT) * factor,
+            units(plain, WRITE_UNIT) * factor,
+        );
         let in_index = item.is_some_and(|i| i.index.is_some());
         if let (true, Ok(mut indexed)) = (committed, self.indexed.lock()) {
             if in_index {
                 indexed.insert(key.clone());
                 wru += units(size, WRITE_UNIT);
+                plain_wru += units(plain, WRITE_UNIT);
             } else if indexed.remove(key) {
                 wru += 1;
+                plain_wru += 1;
             }
         }
         self.counters.write_units.fetch_add(wru, Ordering::Relaxed);
+        self.counters
+            .write_units_plain
+            .fetch_add(plain_wru, Ordering::Relaxed);
     }
 
     pub fn counts(&self) -> RequestCounts {
@@ -142,6 +156,7 @@ impl CountingStore {
             &c.query_index,
             &c.read_halves,
             &c.write_units,
+            &c.write_units_plain,
         ] {
             a.store(0, Ordering::Relaxed);
         }
@@ -238,6 +253,8 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(c.units().write, 1);
+        // The cost model's baseline stores it as it is: three units.
+        assert_eq!(c.units().write_plain, 3);
     }
 
     #[tokio::test]
@@ -275,6 +292,8 @@ mod tests {
             .await;
         assert!(refused.unwrap_err().is_condition_failure());
         assert_eq!(c.units().write, 12);
+        // Incompressible documents cost the same either way.
+        assert_eq!(c.units().write_plain, 12);
 
         // Strongly consistent reads: 1 unit per 4 KB, also for a miss.
         c.get(&key).await.unwrap();
