@@ -39,8 +39,13 @@ fn quote() -> Result<ucc_shared::pricing::SessionQuote, Box<dyn std::error::Erro
 #[test]
 fn result_json_bytes_are_unchanged() -> R {
     let q = quote()?;
+    let golden = include_str!("golden/price_result.json").trim_end();
     let got = output::result_json(&q.ocpi).to_string();
-    assert_eq!(got, include_str!("golden/price_result.json").trim_end());
+    assert_eq!(got, golden);
+    // `ucc price --cdrs` serialises the typed result itself, in its declared field order
+    // (a `Value` would sort the keys again and hide a reordered field).
+    let direct = serde_json::to_string(&output::result_out(&q.ocpi))?;
+    assert_eq!(direct, golden);
     Ok(())
 }
 
