@@ -31,6 +31,11 @@ impl CrashingStore {
             .map_err(|_| StoreError::Unavailable("crashed (test)".into()))
     }
 
+    /// From now on, lets `writes` more writes through (`usize::MAX`: healthy again).
+    pub fn crash_after(&self, writes: usize) {
+        self.writes_left.store(writes, Ordering::SeqCst);
+    }
+
     /// True once the crash point was reached.
     pub fn crashed(&self) -> bool {
         self.writes_left.load(Ordering::SeqCst) == 0

@@ -63,6 +63,7 @@ ucc_tests::store_tests!(
     unknown_token_unknown_customer_invalid_session,
     terminated_driver_is_still_settled,
     no_secret_or_bearer_token_is_ever_stored,
+    a_crash_at_any_write_never_leaves_a_settled_record_without_its_call_log,
 );
 
 async fn row_2xx_is_delivered_with_the_spec_amounts(store: Arc<dyn Store>) {
@@ -713,8 +714,66 @@ async fn no_secret_or_bearer_token_is_ever_stored(store: Arc<dyn Store>) {
     );
 }
 
+/// Every state change is explained in the logs, wherever the instance dies: each session is
+/// handled with the store dying after 0, 1, 2, … writes. Whatever each crash left, a record
+/// that has a UC answer recorded (delivered, or an attempt counted) has the log entry of
+/// that POST. The call logs are written before the result (plain puts, outside its
+/// transaction), so writing them after it would fail here.
+async fn a_crash_at_any_write_never_leaves_a_settled_record_without_its_call_log(
+    store: Arc<dyn Store>,
+) {
+    use ucc_shared::contract::handler::InboundMessage;
+    use ucc_shared::delivery::{intake, record};
+    let crashing = Arc::new(ucc_tests::crashing::CrashingStore::new(store, usize::MAX));
+    let env = Env::new(crashing.clone()).await;
+    let txs: Vec<String> = (0..6).map(|k| format!("96{k:02}")).collect();
+    for (k, tx) in txs.iter().enumerate() {
+        crashing.crash_after(k);
+        let body = session(tx, COSTED_CUSTOMER, RFID, None).to_string();
+        let _ = intake::handle(&env.d, &InboundMessage::from_body(body)).await;
+        crashing.crash_after(usize::MAX);
+    }
+    let mut q = Query::prefix(ucc_shared::keys::tenant(&nordlys(), "LOG"), "");
+    q.range = ucc_shared::store::SkRange::Between(" ".into(), "\u{10FFFF}".into());
+    let mut logs = Vec::new();
+    loop {
+        let page = crashing.query(&q).await.unwrap();
+        for i in &page.items {
+            logs.push(serde_json::from_str::<ucc_shared::log::LogEntry>(&i.doc).unwrap());
+        }
+        match page.next {
+            Some(c) => q.cursor = Some(c),
+            None => break,
+        }
+    }
+    let mut settled = 0;
+    for tx in &txs {
+        let Some(item) = crashing.get(&record::key(&nordlys(), tx)).await.unwrap() else {
+            continue;
+        };
+        let r = ucc_shared::delivery::record::DeliveryRecord::from_item(&item).unwrap();
+        if r.state == DeliveryState::Delivered || r.attempts > 0 {
+            settled += 1;
+            assert!(
+                logs.iter()
+                    .any(|l| l.reference_id.as_deref() == Some(tx.as_str())
+                        && l.action == "InvoiceLineImport"
+                        && (200..300).contains(&l.response_code)),
+                "{tx} is {} after {} attempt(s) but its POST is not in the logs",
+                r.state.as_str(),
+                r.attempts
+            );
+        }
+    }
+    // The crash points must reach past the result, or this would check nothing.
+    assert!(
+        settled >= 2,
+        "only {settled} sessions got as far as a recorded attempt"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn happy_path_costs_four_store_requests_and_one_uc_call() {
+async fn happy_path_costs_five_store_requests_and_one_uc_call() {
     use ucc_shared::store::counting::CountingStore;
     for b in ucc_tests::backends::backends().await {
         let counting = Arc::new(CountingStore::new(b.store.clone()));
@@ -739,15 +798,27 @@ async fn happy_path_costs_four_store_requests_and_one_uc_call() {
         );
         assert_eq!(
             c.total(),
-            12,
-            "[{}] 4 store requests per session: {c:?}",
+            15,
+            "[{}] 5 store requests per session: {c:?}",
             b.name
         );
-        // Per session: the token's holders (a query), the driver, two transactions.
+        // Per session: the token's holders (a query), the driver, the record with its
+        // inbound log entry (a transaction), the call's log entry (a put), then the record's
+        // result alone (a transaction of one: one conditional write on DynamoDB).
         assert_eq!(
-            (c.get, c.query, c.transact),
-            (3, 3, 6),
+            (c.get, c.query, c.transact, c.put),
+            (3, 3, 6, 3),
             "[{}] {c:?}",
+            b.name
+        );
+        // Billed: 2 × 2 for the first transaction, 1 for the due index, 1 for the log
+        // entry, 1 for the result and 1 for leaving the index; the same writes laid out as
+        // before (log inside the result's transaction, billed twice) would be 10.
+        let u = counting.units();
+        assert_eq!(
+            (u.write / 3, u.write % 3),
+            (8, 0),
+            "[{}] write units per session: {u:?}",
             b.name
         );
         assert_eq!(uc_calls, 3, "one UC call per session");

@@ -1,8 +1,8 @@
 //! The session-completed handler: one event in, exactly one outcome out.
 //!
 //! Store cost on the happy path (warm instance): token owner, driver, one transaction that
-//! creates the delivery record with its log entry, one transaction that records the attempt
-//! with its call logs: four requests, one UC call (plus a token call per tenant per hour).
+//! creates the delivery record with its log entry, the call's log entry, then the attempt's
+//! result alone: five requests, one UC call (plus a token call per tenant per hour).
 
 use std::time::Instant;
 

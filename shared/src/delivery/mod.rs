@@ -175,7 +175,7 @@ pub async fn claim(d: &Deliverer, key: &Key) -> Result<Option<Claim>, StoreError
     }
 }
 
-/// Runs the attempt for a claimed record and records its outcome with the call logs.
+/// Runs the attempt for a claimed record, writes the call logs, then records its outcome.
 pub async fn attempt_claimed(d: &Deliverer, claim: Claim) -> Result<DeliveryRecord, StoreError> {
     attempt_as(d, claim, false).await
 }
@@ -265,13 +265,22 @@ async fn attempt_as(
         &d.policy,
         Deliverer::jitter(),
     );
-    let mut ops = moved_ops(&mut record, DeliveryState::Pending, version)?;
+    // The calls' log entries go first, each a plain put: they record HTTP exchanges that
+    // already happened, true whether or not the state below commits. Written before it, no
+    // committed state change is ever without them (a crash in between leaves the record
+    // leased, and the next attempt asks UC before posting); and a lost lease no longer loses
+    // the log of a POST that went out. Outside the transaction each costs half
+    // (BENCHMARKS.md, cost model), and the state alone is then one conditional put.
     for entry in &attempted.logs {
-        ops.push(WriteOp::Put {
-            item: entry.to_item(d.ctx.log_retention_for(entry.tenant.as_ref()))?,
-            condition: Condition::Always,
-        });
+        d.ctx
+            .store
+            .put(
+                entry.to_item(d.ctx.log_retention_for(entry.tenant.as_ref()))?,
+                Condition::Always,
+            )
+            .await?;
     }
+    let mut ops = moved_ops(&mut record, DeliveryState::Pending, version)?;
     if record.state == DeliveryState::Delivered {
         for op in release_correction(d, &record, now).await? {
             // Merged: the credit and its correction may share a counter shard.

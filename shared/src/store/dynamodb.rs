@@ -818,6 +818,23 @@ impl Store for DynamoStore {
 
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         validate_ops(&ops)?;
+        // One item: a conditional PutItem / DeleteItem is as atomic as a transaction of one,
+        // and bills half (DynamoDB bills every item inside TransactWriteItems twice).
+        if let [single] = ops.as_slice() {
+            let alone = match single {
+                WriteOp::Put { item, condition } => Some(self.put(item.clone(), *condition).await),
+                WriteOp::Delete { key, condition } => Some(self.delete(key, *condition).await),
+                WriteOp::Check { .. } | WriteOp::Add { .. } => None,
+            };
+            if let Some(result) = alone {
+                return result.map_err(|e| match e {
+                    StoreError::ConditionFailed(key) => {
+                        StoreError::TransactionConditionFailed { index: 0, key }
+                    }
+                    other => other,
+                });
+            }
+        }
         let now = now_unix();
         let mut items = Vec::with_capacity(ops.len());
         for op in &ops {
