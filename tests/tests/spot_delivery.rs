@@ -72,6 +72,22 @@ async fn the_ecb_rate_is_the_latest_dated_strictly_before_the_delivery_day(store
     assert_eq!(got("2026-10-27").await, want("2026-10-26", "11.99"));
     assert_eq!(got("2026-10-23").await, want("2026-10-22", "11.70"));
     assert_eq!(got("2026-10-22").await, None);
+    // A rate stored unreadable (a hand edit, a half-migrated item) is an error, never a
+    // silent fall back to the day before: that would price the whole day at the wrong rate.
+    let broken = ucc_shared::store::Item::new(
+        ucc_shared::store::Key::new(spot_store::rate_pk("NOK"), "2026-10-27"),
+        "{\"rate\": \"not a number\"}".into(),
+        1,
+    );
+    store
+        .put(broken, ucc_shared::store::Condition::Always)
+        .await
+        .unwrap();
+    let err = spot_store::rate_for_day(store.as_ref(), "NOK", day("2026-10-28")).await;
+    assert!(
+        matches!(&err, Err(e) if e.to_string().contains("2026-10-27")),
+        "{err:?}"
+    );
     // EUR needs no rate.
     let eur = spot_store::rate_for_day(store.as_ref(), "EUR", day("2020-01-01"))
         .await

@@ -8,8 +8,7 @@ use serde_json::Value;
 use super::intake::{self, SessionHandled};
 use super::record::{self, DeliveryRecord, DeliveryState, PayloadKind};
 use super::{attempt_claimed, Claim, Deliverer};
-use crate::contract::driver::DriverRecord;
-use crate::contract::handler::{driver_key, TokenOwner};
+use crate::contract::handler::TokenOwner;
 use crate::gln::Gln;
 use crate::registry;
 use crate::session::SessionCompleted;
@@ -166,29 +165,15 @@ pub async fn correct(
         external_id: root.accounting_point.clone(),
         kind: crate::contract::driver::TokenKind::Rfid,
     };
-    let driver: Option<DriverRecord> = d
-        .ctx
-        .store
-        .get(&driver_key(&root.tenant, &owner.external_id))
-        .await?
-        .and_then(|i| serde_json::from_str(&i.doc).ok());
     let now = d.ctx.now();
     // A spot-indexed tariff re-prices with the stored prices (SPEC §13); without them the
     // correction waits for them like a new session.
-    let prices = super::spot_wait::prefetch(d, &cfg, &session, driver.as_ref()).await?;
-    let built = intake::build_with_spot(
-        &cfg,
-        &session,
-        &owner,
-        driver.as_ref(),
-        Some(raw.clone()),
-        now,
-        &prices,
-    )
-    .map_err(|reason| CreditError::Reprice {
-        id: root_id.clone(),
-        reason,
-    })?;
+    let built = intake::read_and_build(d, &cfg, &session, &owner, Some(raw.clone()), now)
+        .await?
+        .map_err(|reason| CreditError::Reprice {
+            id: root_id.clone(),
+            reason,
+        })?;
 
     let mut correction = built.record;
     correction.reason = reason.clone();

@@ -279,22 +279,7 @@ async fn handle_storable(d: &Deliverer, msg: &InboundMessage) -> Result<SessionH
         tracing::info!(tenant = %gln, transaction_id = %session.transaction_id, outcome = "ignored", "session");
         return Ok(handled);
     };
-    let driver: Option<DriverRecord> = d
-        .ctx
-        .store
-        .get(&driver_key(&gln, &owner.external_id))
-        .await?
-        .and_then(|i| serde_json::from_str(&i.doc).ok());
-    let prices = super::spot_wait::prefetch(d, &cfg, &session, driver.as_ref()).await?;
-    let built = match build_with_spot(
-        &cfg,
-        &session,
-        &owner,
-        driver.as_ref(),
-        raw,
-        d.ctx.now(),
-        &prices,
-    ) {
+    let built = match read_and_build(d, &cfg, &session, &owner, raw, d.ctx.now()).await? {
         Ok(b) => b,
         Err(description) => {
             return park(
@@ -321,64 +306,80 @@ fn utc(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Builds the record for a session (pure given the tenant config and driver). Its mode
-/// comes from its `timestampEnd` (SPEC §12, `migration::mode_at`); a meter-value session of
-/// a migrating tenant also carries what Type B would bill for it (`shadow`, never sent). A
-/// spot-indexed tariff without its prices yields a record awaiting them (see
-/// [`build_with_spot`]).
-pub fn build(
-    cfg: &TenantConfig,
-    session: &SessionCompleted,
-    owner: &TokenOwner,
-    driver: Option<&DriverRecord>,
-    raw_session: Option<Value>,
-    now: DateTime<Utc>,
-) -> Result<Built, String> {
-    let none = crate::spot::SpotPrices::default();
-    build_with_spot(cfg, session, owner, driver, raw_session, now, &none)
+/// What a delivery record is built from: the tenant, the session, whose it is (the card's
+/// owner when it arrived, or the original line's owner for a re-pricing), that driver's
+/// record, and the day-ahead prices a spot-indexed tariff needs.
+#[derive(Clone, Copy)]
+pub struct BuildInputs<'a> {
+    pub cfg: &'a TenantConfig,
+    pub session: &'a SessionCompleted,
+    pub owner: &'a TokenOwner,
+    pub driver: Option<&'a DriverRecord>,
+    pub now: DateTime<Utc>,
+    pub prices: &'a crate::spot::SpotPrices,
 }
 
-/// As [`build`], with the day-ahead prices a spot-indexed tariff needs (SPEC §13). When
-/// one is missing the record is built unpriced and `awaiting` (`awaitingSpotPrices`): it
-/// waits, and the retry timer prices it once the prices are stored.
-pub fn build_with_spot(
+/// Reads the owner's driver record and the spot prices the session needs, then builds its
+/// record: what a new session, a waiting one priced later and a correction all do, so they
+/// cannot differ. `Ok(Err(reason))`: the session cannot be built (park or fail it).
+pub async fn read_and_build(
+    d: &Deliverer,
     cfg: &TenantConfig,
     session: &SessionCompleted,
     owner: &TokenOwner,
-    driver: Option<&DriverRecord>,
     raw_session: Option<Value>,
     now: DateTime<Utc>,
-    prices: &crate::spot::SpotPrices,
-) -> Result<Built, String> {
-    let mode = crate::migration::mode_at(cfg, session.timestamp_end);
-    let mut built = build_as(mode, cfg, session, owner, driver, raw_session, now, prices)?;
-    if crate::migration::shadow_wanted(cfg, session.timestamp_end) {
-        let priced = build_as(
-            Mode::CostedTransaction,
-            cfg,
-            session,
-            owner,
-            driver,
-            None,
-            now,
-            prices,
+) -> Result<Result<Built, String>, StoreError> {
+    let driver: Option<DriverRecord> = d
+        .ctx
+        .store
+        .get(&driver_key(&cfg.gln, &owner.external_id))
+        .await?
+        .and_then(|i| serde_json::from_str(&i.doc).ok());
+    let prices = super::spot_wait::prefetch(d, cfg, session, driver.as_ref()).await?;
+    let inputs = BuildInputs {
+        cfg,
+        session,
+        owner,
+        driver: driver.as_ref(),
+        now,
+        prices: &prices,
+    };
+    Ok(build(&inputs, raw_session))
+}
+
+/// Builds the record for a session (pure). Its mode comes from its `timestampEnd` (SPEC
+/// §12, `migration::mode_at`); a meter-value session of a migrating tenant also carries what
+/// Type B would bill for it (`shadow`, never sent). A spot-indexed tariff whose prices are
+/// missing yields a record built unpriced and `awaiting` (`awaitingSpotPrices`, SPEC §13):
+/// it waits, and the retry timer prices it once the prices are stored.
+pub fn build(inputs: &BuildInputs<'_>, raw_session: Option<Value>) -> Result<Built, String> {
+    let (cfg, end) = (inputs.cfg, inputs.session.timestamp_end);
+    let mut built = build_as(crate::migration::mode_at(cfg, end), inputs, raw_session)?;
+    if crate::migration::shadow_wanted(cfg, end) {
+        let priced = build_as(Mode::CostedTransaction, inputs, None);
+        crate::migration::attach_shadow(
+            &mut built.record,
+            priced.map(|b| b.record),
+            inputs.session,
         );
-        crate::migration::attach_shadow(&mut built.record, priced.map(|b| b.record), session);
     }
     Ok(built)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn build_as(
     mode: Mode,
-    cfg: &TenantConfig,
-    session: &SessionCompleted,
-    owner: &TokenOwner,
-    driver: Option<&DriverRecord>,
+    inputs: &BuildInputs<'_>,
     raw_session: Option<Value>,
-    now: DateTime<Utc>,
-    prices: &crate::spot::SpotPrices,
 ) -> Result<Built, String> {
+    let BuildInputs {
+        cfg,
+        session,
+        owner,
+        driver,
+        now,
+        prices,
+    } = *inputs;
     let site = session
         .site_id
         .or_else(|| driver.and_then(|d| d.state.site_id));

@@ -11,11 +11,11 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
-use super::intake::{build_with_spot, Built};
+use super::intake::{read_and_build, Built};
 use super::record::{DeliveryRecord, DeliveryState, PayloadKind};
 use super::Deliverer;
 use crate::contract::driver::DriverRecord;
-use crate::contract::handler::{driver_key, TokenOwner};
+use crate::contract::handler::TokenOwner;
 use crate::pricing;
 use crate::session::SessionCompleted;
 use crate::spot::{SpotMissing, SpotPrices};
@@ -140,22 +140,7 @@ pub async fn reprice(
         external_id: record.accounting_point.clone(),
         kind: crate::contract::driver::TokenKind::Rfid,
     };
-    let driver: Option<DriverRecord> = d
-        .ctx
-        .store
-        .get(&driver_key(&record.tenant, &owner.external_id))
-        .await?
-        .and_then(|i| serde_json::from_str(&i.doc).ok());
-    let prices = prefetch(d, cfg, &session, driver.as_ref()).await?;
-    let built = match build_with_spot(
-        cfg,
-        &session,
-        &owner,
-        driver.as_ref(),
-        record.session.clone(),
-        now,
-        &prices,
-    ) {
+    let built = match read_and_build(d, cfg, &session, &owner, record.session.clone(), now).await? {
         Ok(b) => b.record,
         Err(reason) => return Ok(fail(record, reason, now)),
     };

@@ -161,19 +161,13 @@ pub async fn prices_between(
     if to <= from {
         return Ok(Vec::new());
     }
-    let first = delivery_day(from);
-    let last = delivery_day(to - TimeDelta::seconds(1));
-    let q = Query {
-        pk: price_pk(area),
-        range: SkRange::Between(
-            first.format("%Y-%m-%d").to_string(),
-            last.format("%Y-%m-%d").to_string(),
-        ),
-        limit: 100,
-        cursor: None,
-    };
+    let days = days_between(
+        price_pk(area),
+        delivery_day(from),
+        delivery_day(to - TimeDelta::seconds(1)),
+    );
     let mut out = Vec::new();
-    for item in query_all(store, q).await? {
+    for item in query_all(store, days).await? {
         let day: StoredDay = serde_json::from_str(&item.doc).map_err(|e| {
             StoreError::Invalid(format!(
                 "spot prices {area} {} unreadable: {e}",
@@ -208,21 +202,34 @@ pub async fn rate_for_day(
     ) else {
         return Ok(None);
     };
-    let q = Query {
-        pk: rate_pk(currency),
+    let items = query_all(store, days_between(rate_pk(currency), first, last)).await?;
+    // The newest stored date; an unreadable one is an error, never a fall back to the day
+    // before (that would price a whole delivery day at the wrong rate).
+    let Some(newest) = items.last() else {
+        return Ok(None);
+    };
+    let unreadable = |e: &dyn std::fmt::Display| {
+        StoreError::Invalid(format!(
+            "ECB rate {currency} {} unreadable: {e}",
+            newest.key.sk
+        ))
+    };
+    let date = NaiveDate::from_str(&newest.key.sk).map_err(|e| unreadable(&e))?;
+    let stored: StoredRate = serde_json::from_str(&newest.doc).map_err(|e| unreadable(&e))?;
+    Ok(Some((date, stored.rate)))
+}
+
+/// The items of partition `pk` keyed by the days `first..=last` (`YYYY-MM-DD` sort keys).
+fn days_between(pk: String, first: NaiveDate, last: NaiveDate) -> Query {
+    Query {
+        pk,
         range: SkRange::Between(
             first.format("%Y-%m-%d").to_string(),
             last.format("%Y-%m-%d").to_string(),
         ),
         limit: 100,
         cursor: None,
-    };
-    let items = query_all(store, q).await?;
-    Ok(items.iter().rev().find_map(|i| {
-        let d = NaiveDate::from_str(&i.key.sk).ok()?;
-        let r: StoredRate = serde_json::from_str(&i.doc).ok()?;
-        (d < day).then_some((d, r.rate))
-    }))
+    }
 }
 
 /// Everything `need` asks for, as far as it is stored. Missing entries stay missing: the
