@@ -141,6 +141,7 @@ store_tests!(
     transaction_checks,
     transaction_limits,
     transaction_of_many_operations,
+    transaction_of_one_operation_keeps_its_condition,
     expired_items_are_invisible,
     query_ranges_and_order,
     query_pagination,
@@ -291,6 +292,50 @@ async fn transaction_is_all_or_nothing(store: Arc<dyn Store>) {
     );
     assert_eq!(store.get(&key(T1, "TX#D")).await.unwrap(), None);
     assert!(store.get(&key(T1, "TX#A")).await.unwrap().is_some());
+}
+
+/// A transaction of one put or delete (DynamoDB sends it as a single conditional write):
+/// its condition holds as in any transaction, a failure names index 0, and nothing is
+/// written. A delivery's result is such a transaction, conditional on the version its lease
+/// was taken at.
+async fn transaction_of_one_operation_keeps_its_condition(store: Arc<dyn Store>) {
+    let k = key(T1, "ONE");
+    let v3 = item(T1, "ONE", 3);
+    store.put(v3.clone(), Condition::Always).await.unwrap();
+    let failed = |index, key| Err(StoreError::TransactionConditionFailed { index, key });
+    for condition in [Condition::Version(2), Condition::NotExists] {
+        assert_eq!(
+            store
+                .transact(vec![put(item(T1, "ONE", 4), condition)])
+                .await,
+            failed(0, k.clone()),
+            "{condition:?}"
+        );
+    }
+    assert_eq!(
+        store
+            .transact(vec![delete(k.clone(), Condition::Version(2))])
+            .await,
+        failed(0, k.clone())
+    );
+    assert_eq!(store.get(&k).await.unwrap(), Some(v3), "a failed one wrote");
+
+    store
+        .transact(vec![put(item(T1, "ONE", 4), Condition::Version(3))])
+        .await
+        .unwrap();
+    assert_eq!(store.get(&k).await.unwrap(), Some(item(T1, "ONE", 4)));
+    store
+        .transact(vec![delete(k.clone(), Condition::Version(4))])
+        .await
+        .unwrap();
+    assert_eq!(store.get(&k).await.unwrap(), None);
+    assert_eq!(
+        store
+            .transact(vec![put(item(T1, "ONE", 1), Condition::Exists)])
+            .await,
+        failed(0, k.clone())
+    );
 }
 
 async fn transaction_checks(store: Arc<dyn Store>) {

@@ -78,19 +78,7 @@ fn import_show_and_price_with_the_per_interval_explanation() -> R {
     )?)?;
     assert!(out.contains("latest 2026-10-23"), "{out}");
 
-    let json = ok(&ucc(
-        &store,
-        &[
-            "spot",
-            "show",
-            "--area",
-            "NO1",
-            "--day",
-            "2026-10-25",
-            "--json",
-        ],
-    )?)?;
-    let v: serde_json::Value = serde_json::from_str(&json)?;
+    let v = show_no1_fall_back_day(&store)?;
     assert_eq!(v["expectedIntervals"], 100);
     assert_eq!(v["storedIntervals"], 100);
     assert_eq!(v["intervals"][0]["start"], "2026-10-24T22:00:00Z");
@@ -128,6 +116,23 @@ fn import_show_and_price_with_the_per_interval_explanation() -> R {
     Ok(())
 }
 
+/// `ucc spot show --area NO1 --day 2026-10-25 --json`, parsed.
+fn show_no1_fall_back_day(store: &Path) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let json = ok(&ucc(
+        store,
+        &[
+            "spot",
+            "show",
+            "--area",
+            "NO1",
+            "--day",
+            "2026-10-25",
+            "--json",
+        ],
+    )?)?;
+    Ok(serde_json::from_str(&json)?)
+}
+
 #[test]
 fn a_malformed_document_is_refused_naming_the_element_and_stores_nothing() -> R {
     let (dir, store) = store_dir()?;
@@ -144,19 +149,7 @@ fn a_malformed_document_is_refused_naming_the_element_and_stores_nothing() -> R 
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("TimeSeries[2]/Period[1]/resolution"), "{err}");
-    let json = ok(&ucc(
-        &store,
-        &[
-            "spot",
-            "show",
-            "--area",
-            "NO1",
-            "--day",
-            "2026-10-25",
-            "--json",
-        ],
-    )?)?;
-    let v: serde_json::Value = serde_json::from_str(&json)?;
+    let v = show_no1_fall_back_day(&store)?;
     assert_eq!(v["storedIntervals"], 0);
     Ok(())
 }
