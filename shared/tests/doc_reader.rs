@@ -114,15 +114,35 @@ fn session_text() -> impl Strategy<Value = String> {
 }
 
 fn cdr_text() -> impl Strategy<Value = String> {
-    session_text().prop_map(|s| {
-        // The same shapes under the CDR's names.
-        s.replace("timestampStart", "start_date_time")
-            .replace("timestampEnd", "end_date_time")
-            .replace("chargingPeriods", "charging_periods")
-            .replace("customerId", "currency")
-            .replace("chargerId", "id")
-            .replace("siteId", "cdr_location")
-    })
+    session_text()
+        .prop_map(|s| {
+            // The same shapes under the CDR's names.
+            s.replace("timestampStart", "start_date_time")
+                .replace("timestampEnd", "end_date_time")
+                .replace("chargingPeriods", "charging_periods")
+                .replace("customerId", "currency")
+                .replace("chargerId", "id")
+                // Mostly a valid location (so that CDRs are accepted too), sometimes not.
+                .replace(
+                    "\"siteId\": 1042",
+                    "\"cdr_location\": {\"country\": \"NOR\"}",
+                )
+                .replace("siteId", "cdr_location")
+        })
+        .prop_map(|c| {
+            // A CDR needs its periods; give those that have none one valid period.
+            if c.contains("charging_periods") {
+                return c;
+            }
+            let period = "\"charging_periods\": [{\"start_date_time\": \"2026-11-20T16:00:00Z\", \
+                      \"dimensions\": [{\"type\": \"ENERGY\", \"volume\": 1}]}]";
+            let body = c.trim_end_matches('}').trim_end();
+            if body == "{" {
+                format!("{{{period}}}")
+            } else {
+                format!("{body}, {period}}}")
+            }
+        })
 }
 
 proptest! {
@@ -169,5 +189,22 @@ fn the_generators_reach_both_accepted_and_refused_documents() {
             Err(_) => refused += 1,
         }
     }
-    assert!(ok > 20 && refused > 20, "accepted {ok}, refused {refused}");
+    assert!(
+        ok > 20 && refused > 20,
+        "sessions: accepted {ok}, refused {refused}"
+    );
+    let (mut ok, mut refused) = (0, 0);
+    for _ in 0..400 {
+        let Ok(tree) = cdr_text().new_tree(&mut runner) else {
+            continue;
+        };
+        match parse_cdr_json(tree.current().as_bytes()) {
+            Ok(_) => ok += 1,
+            Err(_) => refused += 1,
+        }
+    }
+    assert!(
+        ok > 20 && refused > 20,
+        "CDRs: accepted {ok}, refused {refused}"
+    );
 }
